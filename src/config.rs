@@ -1,0 +1,399 @@
+//! Settings from the environment, and the admin portal configuration from Secrets Manager.
+
+use crate::sensitive::SharedSecret;
+use aws_sdk_secretsmanager::Client as SecretsManagerClient;
+use reqwest::Url;
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Mutex;
+
+/// Extra field that holds the token unless `TOKEN_FIELD` says otherwise.
+pub const DEFAULT_TOKEN_FIELD: &str = "token_value";
+/// Events acted on unless `REVOKE_ON` says otherwise.
+pub const DEFAULT_REVOKE_ON: &str = "application:created";
+/// Secret cache lifetime unless `SECRET_TTL_SECONDS` says otherwise.
+pub const DEFAULT_SECRET_TTL: Duration = Duration::from_secs(300);
+
+/// Everything read from environment variables at cold start.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Where the admin portal URL and webhook secret come from.
+    pub portal: PortalSetting,
+    /// Name of the application extra field that carries the token.
+    pub token_field: String,
+    /// Which `type:action` events trigger a revocation.
+    pub revoke_on: EventFilter,
+    /// How long a fetched secret is trusted before it is fetched again.
+    pub secret_ttl: Duration,
+    /// Decide and log, but never call the admin API.
+    pub dry_run: bool,
+}
+
+/// Source of the admin portal configuration.
+#[derive(Debug, Clone)]
+pub enum PortalSetting {
+    /// `THREESCALE_SECRET_ID`: a JSON secret in Secrets Manager.
+    SecretsManager {
+        /// Secret name or ARN.
+        secret_id: String,
+    },
+    /// `THREESCALE_ADMIN_URL` (+ `WEBHOOK_SECRET`), for local runs.
+    Environment(Arc<AdminPortal>),
+}
+
+/// A setting that cannot be used; names the variable, never its value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// Neither `THREESCALE_SECRET_ID` nor `THREESCALE_ADMIN_URL` is set.
+    #[error("set THREESCALE_SECRET_ID (production) or THREESCALE_ADMIN_URL (local runs)")]
+    NoPortal,
+    /// A variable has a value that cannot be parsed.
+    #[error("{name} is invalid: {why}")]
+    Invalid {
+        /// The variable's name.
+        name: &'static str,
+        /// What is wrong, without the value.
+        why: String,
+    },
+}
+
+impl Settings {
+    /// Reads settings through `var` (pass `|k| std::env::var(k).ok()` in production).
+    pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| var(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+
+        let portal = match (get("THREESCALE_SECRET_ID"), get("THREESCALE_ADMIN_URL")) {
+            (Some(secret_id), _) => PortalSetting::SecretsManager { secret_id },
+            (None, Some(admin_url)) => PortalSetting::Environment(Arc::new(
+                AdminPortal::new(&admin_url, get("WEBHOOK_SECRET").as_deref()).map_err(|why| {
+                    ConfigError::Invalid {
+                        name: "THREESCALE_ADMIN_URL",
+                        why: why.to_string(),
+                    }
+                })?,
+            )),
+            (None, None) => return Err(ConfigError::NoPortal),
+        };
+
+        let token_field = get("TOKEN_FIELD").unwrap_or_else(|| DEFAULT_TOKEN_FIELD.to_owned());
+        let revoke_on = EventFilter::parse(
+            get("REVOKE_ON").as_deref().unwrap_or(DEFAULT_REVOKE_ON),
+        )
+        .map_err(|why| ConfigError::Invalid {
+            name: "REVOKE_ON",
+            why,
+        })?;
+        let secret_ttl = match get("SECRET_TTL_SECONDS") {
+            None => DEFAULT_SECRET_TTL,
+            Some(v) => Duration::from_secs(v.parse().map_err(|_| ConfigError::Invalid {
+                name: "SECRET_TTL_SECONDS",
+                why: "expected a whole number of seconds".to_owned(),
+            })?),
+        };
+        let dry_run = match get("DRY_RUN").map(|v| v.to_ascii_lowercase()).as_deref() {
+            None | Some("false" | "0" | "no" | "off") => false,
+            Some("true" | "1" | "yes" | "on") => true,
+            Some(_) => {
+                return Err(ConfigError::Invalid {
+                    name: "DRY_RUN",
+                    why: "expected true or false".to_owned(),
+                });
+            }
+        };
+        Ok(Self {
+            portal,
+            token_field,
+            revoke_on,
+            secret_ttl,
+            dry_run,
+        })
+    }
+}
+
+/// The set of `type:action` pairs that trigger a revocation; `*` matches any action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventFilter(Vec<(String, String)>);
+
+impl EventFilter {
+    /// Parses a comma list such as `application:created,application:updated`.
+    pub fn parse(list: &str) -> Result<Self, String> {
+        let mut pairs = Vec::new();
+        for entry in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            let (event_type, action) = entry
+                .split_once(':')
+                .map(|(t, a)| (t.trim(), a.trim()))
+                .filter(|(t, a)| !t.is_empty() && !a.is_empty())
+                .ok_or_else(|| format!("entry {} is not of the form type:action", pairs.len() + 1))?;
+            pairs.push((event_type.to_owned(), action.to_owned()));
+        }
+        if pairs.is_empty() {
+            return Err("no type:action entries".to_owned());
+        }
+        Ok(Self(pairs))
+    }
+
+    /// Whether an event of this type and action should revoke its token.
+    pub fn matches(&self, event_type: &str, action: &str) -> bool {
+        self.0
+            .iter()
+            .any(|(t, a)| t == event_type && (a == action || a == "*"))
+    }
+}
+
+/// The 3scale admin portal this function revokes tokens on.
+#[derive(Clone)]
+pub struct AdminPortal {
+    admin_url: Url,
+    webhook_secret: Option<SharedSecret>,
+}
+
+/// Why an admin portal configuration is unusable; never quotes the URL.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PortalError {
+    /// Not an absolute URL.
+    #[error("admin_url is not a valid absolute URL")]
+    BadUrl,
+    /// Not http or https.
+    #[error("admin_url must use https (or http for local runs)")]
+    BadScheme,
+    /// Userinfo would be sent as Basic auth; the token authenticates itself.
+    #[error("admin_url must not contain credentials")]
+    Credentials,
+    /// A query or fragment would be mangled by the revoke path.
+    #[error("admin_url must not have a query or fragment")]
+    QueryOrFragment,
+}
+
+impl AdminPortal {
+    /// Validates the admin portal URL, e.g. `https://acme-admin.3scale.net`.
+    pub fn new(admin_url: &str, webhook_secret: Option<&str>) -> Result<Self, PortalError> {
+        let url = Url::parse(admin_url.trim()).map_err(|_| PortalError::BadUrl)?;
+        if !matches!(url.scheme(), "https" | "http") || url.host_str().is_none() {
+            return Err(PortalError::BadScheme);
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(PortalError::Credentials);
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(PortalError::QueryOrFragment);
+        }
+        Ok(Self {
+            admin_url: url,
+            webhook_secret: webhook_secret.and_then(SharedSecret::new),
+        })
+    }
+
+    /// Parses the Secrets Manager JSON `{"admin_url": "...", "webhook_secret": "..."}`.
+    pub fn from_secret_json(json: &str) -> Result<Self, SourceError> {
+        #[derive(serde::Deserialize)]
+        struct Shape {
+            admin_url: String,
+            #[serde(default)]
+            webhook_secret: Option<String>,
+        }
+        // serde's message could quote the secret; report the shape only.
+        let shape: Shape = serde_json::from_str(json).map_err(|_| {
+            SourceError::BadSecret("expected JSON {\"admin_url\": \"...\", \"webhook_secret\": \"...\"}".to_owned())
+        })?;
+        Self::new(&shape.admin_url, shape.webhook_secret.as_deref())
+            .map_err(|e| SourceError::BadSecret(e.to_string()))
+    }
+
+    /// The admin portal base URL.
+    pub fn admin_url(&self) -> &Url {
+        &self.admin_url
+    }
+
+    /// The shared secret webhook URLs must carry, if one is configured.
+    pub fn webhook_secret(&self) -> Option<&SharedSecret> {
+        self.webhook_secret.as_ref()
+    }
+}
+
+impl fmt::Debug for AdminPortal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AdminPortal")
+            .field("host", &self.admin_url.host_str())
+            .field("webhook_secret", &self.webhook_secret.is_some())
+            .finish()
+    }
+}
+
+/// Why the admin portal configuration could not be had right now.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SourceError {
+    /// Secrets Manager could not be reached or refused the call.
+    #[error("Secrets Manager call failed: {0}")]
+    Unavailable(String),
+    /// The secret exists but is not the expected JSON.
+    #[error("the secret is not usable: {0}")]
+    BadSecret(String),
+}
+
+/// Where the handler gets the admin portal configuration; swap it in tests.
+pub trait PortalSource: Send + Sync {
+    /// The current configuration, possibly cached.
+    fn admin_portal(&self) -> impl Future<Output = Result<Arc<AdminPortal>, SourceError>> + Send;
+}
+
+/// A fixed configuration (from environment variables).
+#[derive(Debug, Clone)]
+pub struct FixedPortal(pub Arc<AdminPortal>);
+
+impl PortalSource for FixedPortal {
+    async fn admin_portal(&self) -> Result<Arc<AdminPortal>, SourceError> {
+        Ok(Arc::clone(&self.0))
+    }
+}
+
+/// Reads the configuration from Secrets Manager, at most once per TTL per instance.
+///
+/// Hand-rolled rather than `aws_secretsmanager_caching`: that crate turns on the SDK's default
+/// features, which bring a second TLS stack (rustls 0.21 + ring + hyper 0.14).
+#[derive(Debug)]
+pub struct SecretsManagerPortal {
+    client: SecretsManagerClient,
+    secret_id: String,
+    ttl: Duration,
+    // A Mutex, not an RwLock: concurrent cold misses wait for one fetch instead of racing.
+    cached: Mutex<Option<(Instant, Arc<AdminPortal>)>>,
+}
+
+impl SecretsManagerPortal {
+    /// A lazy source: nothing is fetched until the first request needs it.
+    pub fn new(client: SecretsManagerClient, secret_id: impl Into<String>, ttl: Duration) -> Self {
+        Self {
+            client,
+            secret_id: secret_id.into(),
+            ttl,
+            cached: Mutex::new(None),
+        }
+    }
+
+    async fn fetch(&self) -> Result<AdminPortal, SourceError> {
+        let output = self
+            .client
+            .get_secret_value()
+            .secret_id(&self.secret_id)
+            .send()
+            .await
+            .map_err(|err| {
+                let err = err.into_service_error();
+                SourceError::Unavailable(err.meta().code().unwrap_or("no response").to_owned())
+            })?;
+        let json = output
+            .secret_string()
+            .ok_or_else(|| SourceError::BadSecret("the secret has no SecretString".to_owned()))?;
+        AdminPortal::from_secret_json(json)
+    }
+}
+
+impl PortalSource for SecretsManagerPortal {
+    async fn admin_portal(&self) -> Result<Arc<AdminPortal>, SourceError> {
+        let mut cached = self.cached.lock().await;
+        if let Some((fetched_at, portal)) = cached.as_ref()
+            && fetched_at.elapsed() < self.ttl
+        {
+            return Ok(Arc::clone(portal));
+        }
+        let portal = Arc::new(self.fetch().await?);
+        *cached = Some((Instant::now(), Arc::clone(&portal)));
+        tracing::info!(secret_ttl_s = self.ttl.as_secs(), "admin portal configuration loaded");
+        Ok(portal)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_apply_when_only_the_admin_url_is_set() {
+        let s = settings(&[("THREESCALE_ADMIN_URL", "http://127.0.0.1:9001")]).expect("valid");
+        assert_eq!(s.token_field, "token_value");
+        assert_eq!(s.secret_ttl, Duration::from_secs(300));
+        assert!(!s.dry_run);
+        assert!(s.revoke_on.matches("application", "created"));
+        assert!(!s.revoke_on.matches("application", "updated"));
+        assert!(matches!(s.portal, PortalSetting::Environment(_)));
+    }
+
+    #[test]
+    fn secret_id_wins_over_the_admin_url() {
+        let s = settings(&[
+            ("THREESCALE_SECRET_ID", "threescale/admin"),
+            ("THREESCALE_ADMIN_URL", "http://127.0.0.1:9001"),
+        ])
+        .expect("valid");
+        assert!(
+            matches!(s.portal, PortalSetting::SecretsManager { ref secret_id } if secret_id == "threescale/admin")
+        );
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        assert_eq!(settings(&[]).err(), Some(ConfigError::NoPortal));
+        let base = ("THREESCALE_ADMIN_URL", "http://127.0.0.1:9001");
+        for (name, value) in [
+            ("REVOKE_ON", "application"),
+            ("REVOKE_ON", " , "),
+            ("SECRET_TTL_SECONDS", "five"),
+            ("DRY_RUN", "maybe"),
+        ] {
+            match settings(&[base, (name, value)]) {
+                Err(ConfigError::Invalid { name: got, .. }) => assert_eq!(got, name),
+                other => panic!("{name}={value}: {other:?}"),
+            }
+        }
+        let err = settings(&[("THREESCALE_ADMIN_URL", "https://tok:pw@acme-admin.3scale.net")])
+            .expect_err("credentials refused");
+        assert!(!err.to_string().contains("tok:pw"), "{err}");
+    }
+
+    #[test]
+    fn revoke_on_takes_lists_and_wildcards() {
+        let f = EventFilter::parse(" application:created , application:* ,user:deleted").expect("ok");
+        assert!(f.matches("application", "created"));
+        assert!(f.matches("application", "updated"));
+        assert!(f.matches("user", "deleted"));
+        assert!(!f.matches("account", "created"));
+    }
+
+    #[test]
+    fn secret_json_is_validated_without_echoing_it() {
+        let p = AdminPortal::from_secret_json(
+            r#"{"admin_url":"https://acme-admin.3scale.net","webhook_secret":"s3"}"#,
+        )
+        .expect("valid");
+        assert_eq!(p.admin_url().as_str(), "https://acme-admin.3scale.net/");
+        assert!(p.webhook_secret().is_some_and(|s| s.matches("s3")));
+        let no_secret =
+            AdminPortal::from_secret_json(r#"{"admin_url":"https://acme-admin.3scale.net","webhook_secret":""}"#)
+                .expect("valid");
+        assert!(no_secret.webhook_secret().is_none());
+
+        let err = AdminPortal::from_secret_json(r#"{"webhook_secret":"leaky-value"}"#)
+            .expect_err("admin_url missing");
+        assert!(!err.to_string().contains("leaky-value"), "{err}");
+        assert!(AdminPortal::from_secret_json("not json").is_err());
+        assert_eq!(
+            AdminPortal::new("ftp://acme-admin.3scale.net", None).err(),
+            Some(PortalError::BadScheme)
+        );
+        assert_eq!(
+            AdminPortal::new("https://acme-admin.3scale.net/?x=1", None).err(),
+            Some(PortalError::QueryOrFragment)
+        );
+    }
+}

@@ -1,0 +1,13 @@
+//! Makes 3scale personal access tokens single-use: when 3scale's webhook reports the
+//! application a token created, revoke that token through the Account Management API.
+
+pub mod admin_api;
+pub mod config;
+pub mod handler;
+pub mod sensitive;
+pub mod webhook;
+
+pub use admin_api::{AdminApiClient, RetryPolicy, Revocation, TokenRevoker};
+pub use config::{AdminPortal, FixedPortal, PortalSetting, PortalSource, SecretsManagerPortal, Settings};
+pub use handler::{App, Outcome};
+pub use webhook::{WebhookEvent, decode};
