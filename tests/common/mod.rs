@@ -1,0 +1,238 @@
+//! Shared test helpers: fixtures from events/, a loopback 3scale admin API, log capture.
+#![allow(dead_code)] // each test crate uses a different subset
+
+use access_token_revoker::{AdminApiClient, AdminPortal, App, FixedPortal, RetryPolicy, Settings};
+use lambda_http::{Body, Request, Response};
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tracing_subscriber::fmt::MakeWriter;
+use wiremock::matchers::{method, path_regex};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+/// The token in events/ `application-*` payloads (see scripts/gen-events.py).
+pub const TOKEN: &str = "8c3e1f0d7b2a4c6e9f5d1b3a7c0e2f4d6b8a1c3e5f7d9b0a2c4e6f8d1b3a5c7e";
+/// The token in events/ `application-updated`.
+pub const TOKEN_UPDATED: &str = "5b1d9f3a7e0c2b4d6f8a1c3e5d7b9f0a2c4e6b8d1f3a5c7e9b0d2f4a6c8e1b3d";
+/// The shared secret the events/ fixtures carry as `?secret=`.
+pub const WEBHOOK_SECRET: &str = "local-webhook-secret";
+/// Envelope folders in events/.
+pub const ENVELOPES: [&str; 3] = ["apigw-rest", "apigw-http", "function-url"];
+/// Every event name, in each envelope folder.
+pub const EVENT_NAMES: [&str; 8] = [
+    "application-created",
+    "application-updated",
+    "application-deleted",
+    "account-created",
+    "user-created",
+    "application-created-form",
+    "application-created-base64",
+    "ping",
+];
+
+pub fn events_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("events")
+}
+
+/// The raw API Gateway / Function URL JSON of `events/{envelope}/{name}.json`.
+pub fn event_json(envelope: &str, name: &str) -> String {
+    let path = events_dir().join(envelope).join(format!("{name}.json"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Builds the request exactly as the Lambda runtime would from `events/{envelope}/{name}.json`.
+pub fn event_request(envelope: &str, name: &str) -> Request {
+    request_from_json(&event_json(envelope, name))
+}
+
+pub fn request_from_json(json: &str) -> Request {
+    lambda_http::request::from_str(json).expect("a valid API Gateway event")
+}
+
+/// An event from events/ with its JSON edited first (to change the query, body, method…).
+pub fn edited_request(
+    envelope: &str,
+    name: &str,
+    edit: impl FnOnce(&mut serde_json::Value),
+) -> Request {
+    let mut value: serde_json::Value =
+        serde_json::from_str(&event_json(envelope, name)).expect("event JSON");
+    edit(&mut value);
+    request_from_json(&value.to_string())
+}
+
+/// Sets the query string in either envelope shape.
+pub fn set_query(event: &mut serde_json::Value, pairs: &[(&str, &str)]) {
+    let map: serde_json::Map<String, serde_json::Value> = pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), serde_json::Value::from(*v)))
+        .collect();
+    if event.get("version").and_then(|v| v.as_str()) == Some("2.0") {
+        let raw = pairs
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("&");
+        event["rawQueryString"] = raw.into();
+        event["queryStringParameters"] = map.into();
+    } else {
+        let multi: serde_json::Map<String, serde_json::Value> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), serde_json::json!([v])))
+            .collect();
+        event["queryStringParameters"] = map.into();
+        event["multiValueQueryStringParameters"] = multi.into();
+    }
+}
+
+/// Replaces the body with plain text.
+pub fn set_text_body(event: &mut serde_json::Value, body: &str) {
+    event["body"] = body.into();
+    event["isBase64Encoded"] = false.into();
+}
+
+/// Settings as the function reads them from its environment.
+pub fn settings(vars: &[(&str, &str)]) -> Settings {
+    let map: HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    Settings::from_lookup(|k| map.get(k).cloned()).expect("valid settings")
+}
+
+/// Retries fast enough for tests, same shape as production.
+pub fn fast_retries() -> RetryPolicy {
+    RetryPolicy {
+        attempts: 3,
+        connect_timeout: Duration::from_millis(500),
+        attempt_timeout: Duration::from_millis(400),
+        first_delay: Duration::from_millis(20),
+        max_delay: Duration::from_millis(50),
+        total: Duration::from_secs(3),
+    }
+}
+
+/// The real handler with the admin portal at `admin_url` and the given extra env settings.
+pub fn app(
+    admin_url: &str,
+    webhook_secret: Option<&str>,
+    vars: &[(&str, &str)],
+) -> App<FixedPortal, AdminApiClient> {
+    let mut all = vec![("THREESCALE_ADMIN_URL", admin_url)];
+    all.extend_from_slice(vars);
+    let portal = AdminPortal::new(admin_url, webhook_secret).expect("valid admin URL");
+    App::new(
+        settings(&all),
+        FixedPortal(Arc::new(portal)),
+        AdminApiClient::new(fast_retries()).expect("HTTP client"),
+    )
+}
+
+/// A loopback 3scale admin API that answers every token DELETE with `response`.
+pub async fn admin_api(response: ResponseTemplate) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("DELETE"))
+        .and(path_regex(r"^/admin/api/personal/access_tokens/[^/]+\.json$"))
+        .respond_with(response)
+        .mount(&server)
+        .await;
+    server
+}
+
+/// The DELETE requests the stand-in admin API received.
+pub async fn revoke_calls(server: &MockServer) -> Vec<wiremock::Request> {
+    server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|r| r.method == wiremock::http::Method::DELETE)
+        .collect()
+}
+
+/// Status and parsed JSON body; asserts the response is JSON.
+pub fn read(response: &Response<Body>) -> (u16, serde_json::Value) {
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    assert_eq!(content_type, "application/json");
+    let json = serde_json::from_slice(response.body().as_ref()).expect("JSON body");
+    (response.status().as_u16(), json)
+}
+
+/// Captures every log line (JSON, TRACE and up, all crates) on this thread.
+#[derive(Clone, Default)]
+pub struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl Logs {
+    /// Starts capturing; capture ends when the guard drops.
+    pub fn capture() -> (Self, tracing::subscriber::DefaultGuard) {
+        let logs = Self::default();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(logs.clone())
+            .finish();
+        let guard = tracing::subscriber::set_default(subscriber);
+        (logs, guard)
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().expect("log buffer")).into_owned()
+    }
+
+    /// Parsed log lines.
+    pub fn lines(&self) -> Vec<serde_json::Value> {
+        self.text()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("JSON log line"))
+            .collect()
+    }
+
+    /// The `fields` of each audit line.
+    pub fn audit_lines(&self) -> Vec<serde_json::Value> {
+        self.lines()
+            .into_iter()
+            .filter_map(|l| l.get("fields").cloned())
+            .filter(|f| f.get("audit") == Some(&serde_json::Value::Bool(true)))
+            .collect()
+    }
+
+    /// Fails if any captured line contains any of `secrets`.
+    pub fn assert_free_of(&self, secrets: &[&str]) {
+        let text = self.text();
+        for secret in secrets {
+            assert!(
+                !text.contains(secret),
+                "a log line contains a secret ({} chars):\n{text}",
+                secret.len()
+            );
+        }
+    }
+}
+
+impl Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .map_err(|_| std::io::Error::other("poisoned"))?
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for Logs {
+    type Writer = Logs;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
