@@ -298,10 +298,23 @@ impl PortalSource for SecretsManagerPortal {
         {
             return Ok(Arc::clone(portal));
         }
-        let portal = Arc::new(self.fetch().await?);
-        *cached = Some((Instant::now(), Arc::clone(&portal)));
-        tracing::info!(secret_ttl_s = self.ttl.as_secs(), "admin portal configuration loaded");
-        Ok(portal)
+        match self.fetch().await {
+            Ok(portal) => {
+                let portal = Arc::new(portal);
+                *cached = Some((Instant::now(), Arc::clone(&portal)));
+                tracing::info!(secret_ttl_s = self.ttl.as_secs(), "admin portal configuration loaded");
+                Ok(portal)
+            }
+            // A refresh that fails keeps the last good value: a Secrets Manager blip must not
+            // stop revocations. Only a cold instance with nothing cached reports the error.
+            Err(err) => match cached.as_ref() {
+                Some((_, stale)) => {
+                    tracing::warn!(error = %err, "refreshing the admin portal configuration failed; using the cached one");
+                    Ok(Arc::clone(stale))
+                }
+                None => Err(err),
+            },
+        }
     }
 }
 

@@ -1,0 +1,257 @@
+//! The admin portal configuration from Secrets Manager: `moto_server` on loopback stands in
+//! for the service, and the real SDK client reaches it through `AWS_ENDPOINT_URL`, as in
+//! production (`aws_config::load_from_env`).
+
+mod common;
+
+use access_token_revoker::{AdminApiClient, App, SecretsManagerPortal};
+use base64::Engine as _;
+use common::*;
+use std::io::Read as _;
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+use wiremock::ResponseTemplate;
+
+struct Moto {
+    url: String,
+    recording: PathBuf,
+    // Held open for the life of the test process; when it closes, the wrapper stops moto.
+    _stdin: Mutex<ChildStdin>,
+    _child: Mutex<Child>,
+}
+
+/// One moto_server for this test binary, with request recording on.
+fn moto() -> &'static Moto {
+    static MOTO: OnceLock<Moto> = OnceLock::new();
+    MOTO.get_or_init(|| {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("free port");
+        let recording = std::env::temp_dir().join(format!("moto-recording-{}-{port}.jsonl", std::process::id()));
+        let _ = std::fs::remove_file(&recording);
+        // `read` returns when this process exits and the pipe closes, so moto never outlives us.
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "moto_server -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; read _; kill $m"
+            ))
+            .env("MOTO_ENABLE_RECORDING", "True")
+            .env("MOTO_RECORDER_FILEPATH", &recording)
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("moto_server (pip install 'moto[server]')");
+        let stdin = child.stdin.take().expect("piped stdin");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "moto_server did not start on port {port}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let url = format!("http://127.0.0.1:{port}");
+        // SAFETY: set once, before any test reads the environment (every test calls moto() first,
+        // and OnceLock blocks them until this closure returns).
+        unsafe {
+            std::env::set_var("AWS_ENDPOINT_URL", &url);
+            std::env::set_var("AWS_ACCESS_KEY_ID", "test");
+            std::env::set_var("AWS_SECRET_ACCESS_KEY", "test");
+            std::env::set_var("AWS_REGION", "us-east-1");
+            std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
+        }
+        Moto {
+            url,
+            recording,
+            _stdin: Mutex::new(stdin),
+            _child: Mutex::new(child),
+        }
+    })
+}
+
+async fn secrets_client() -> aws_sdk_secretsmanager::Client {
+    moto();
+    aws_sdk_secretsmanager::Client::new(&aws_config::load_from_env().await)
+}
+
+async fn create_secret(client: &aws_sdk_secretsmanager::Client, name: &str, value: &str) {
+    client
+        .create_secret()
+        .name(name)
+        .secret_string(value)
+        .send()
+        .await
+        .expect("CreateSecret on moto");
+}
+
+/// GetSecretValue calls moto recorded for this secret id.
+fn get_secret_value_calls(secret_id: &str) -> usize {
+    let mut text = String::new();
+    if let Ok(mut file) = std::fs::File::open(&moto().recording) {
+        file.read_to_string(&mut text).expect("recording");
+    }
+    text.lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|entry| {
+            let target = entry["headers"]
+                .as_object()
+                .and_then(|h| h.iter().find(|(k, _)| k.eq_ignore_ascii_case("x-amz-target")))
+                .and_then(|(_, v)| v.as_str())
+                .unwrap_or_default();
+            let raw = entry["body"].as_str().unwrap_or_default();
+            let body = if entry["body_encoded"] == true {
+                base64::engine::general_purpose::STANDARD
+                    .decode(raw)
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+                    .unwrap_or_default()
+            } else {
+                raw.to_owned()
+            };
+            target == "secretsmanager.GetSecretValue"
+                && serde_json::from_str::<serde_json::Value>(&body)
+                    .is_ok_and(|b| b["SecretId"] == secret_id)
+        })
+        .count()
+}
+
+fn secret_json(admin_url: &str, webhook_secret: Option<&str>) -> String {
+    match webhook_secret {
+        Some(s) => serde_json::json!({"admin_url": admin_url, "webhook_secret": s}),
+        None => serde_json::json!({"admin_url": admin_url}),
+    }
+    .to_string()
+}
+
+fn app_with_secret(
+    client: aws_sdk_secretsmanager::Client,
+    secret_id: &str,
+    ttl: Duration,
+) -> App<SecretsManagerPortal, AdminApiClient> {
+    App::new(
+        settings(&[("THREESCALE_SECRET_ID", secret_id)]),
+        SecretsManagerPortal::new(client, secret_id, ttl),
+        AdminApiClient::new(fast_retries()).expect("HTTP client"),
+    )
+}
+
+#[tokio::test]
+async fn the_secret_configures_the_function_and_is_fetched_once_per_ttl() {
+    let client = secrets_client().await;
+    let server = admin_api(ResponseTemplate::new(200)).await;
+    let secret_id = "threescale/cached";
+    create_secret(&client, secret_id, &secret_json(&server.uri(), Some(WEBHOOK_SECRET))).await;
+    let app = app_with_secret(client.clone(), secret_id, Duration::from_secs(300));
+    let (logs, _guard) = Logs::capture();
+
+    for _ in 0..5 {
+        let (status, body) = read(&app.respond(&event_request("apigw-rest", "application-created")).await);
+        assert_eq!((status, body["outcome"].as_str()), (200, Some("revoked")));
+    }
+    assert_eq!(revoke_calls(&server).await.len(), 5);
+    assert_eq!(get_secret_value_calls(secret_id), 1, "cached for the TTL");
+
+    // Within the TTL a rotated secret is not seen yet: the old shared secret still works.
+    client
+        .put_secret_value()
+        .secret_id(secret_id)
+        .secret_string(secret_json(&server.uri(), Some("rotated-secret")))
+        .send()
+        .await
+        .expect("PutSecretValue");
+    let (status, _) = read(&app.respond(&event_request("apigw-rest", "application-created")).await);
+    assert_eq!(status, 200);
+    assert_eq!(get_secret_value_calls(secret_id), 1);
+    logs.assert_free_of(&[TOKEN, WEBHOOK_SECRET, "rotated-secret", &server.uri()]);
+}
+
+#[tokio::test]
+async fn an_expired_cache_fetches_again_and_sees_a_rotation() {
+    let client = secrets_client().await;
+    let server = admin_api(ResponseTemplate::new(200)).await;
+    let secret_id = "threescale/rotating";
+    create_secret(&client, secret_id, &secret_json(&server.uri(), Some(WEBHOOK_SECRET))).await;
+    let app = app_with_secret(client.clone(), secret_id, Duration::ZERO);
+
+    let (status, _) = read(&app.respond(&event_request("apigw-http", "application-created")).await);
+    assert_eq!(status, 200);
+    client
+        .put_secret_value()
+        .secret_id(secret_id)
+        .secret_string(secret_json(&server.uri(), Some("rotated-secret")))
+        .send()
+        .await
+        .expect("PutSecretValue");
+    let (status, body) = read(&app.respond(&event_request("apigw-http", "application-created")).await);
+    assert_eq!((status, body["error"].as_str()), (401, Some("unauthorized")), "the old secret no longer works");
+    assert_eq!(get_secret_value_calls(secret_id), 2);
+}
+
+#[tokio::test]
+async fn a_missing_secret_is_500_json_and_no_revocation() {
+    let client = secrets_client().await;
+    let server = admin_api(ResponseTemplate::new(200)).await;
+    let app = app_with_secret(client, "threescale/does-not-exist", Duration::from_secs(300));
+    let (logs, _guard) = Logs::capture();
+    let (status, body) = read(&app.respond(&event_request("function-url", "application-created")).await);
+    assert_eq!((status, body["error"].as_str()), (500, Some("configuration_unavailable")));
+    assert!(revoke_calls(&server).await.is_empty());
+    assert!(logs.text().contains("ResourceNotFoundException"));
+    assert_eq!(logs.audit_lines()[0]["outcome"], "configuration_unavailable");
+}
+
+#[tokio::test]
+async fn a_malformed_secret_is_500_and_its_value_is_not_logged() {
+    let client = secrets_client().await;
+    let secret_id = "threescale/malformed";
+    create_secret(&client, secret_id, r#"{"adminurl": "https://leaky-admin.3scale.net", "webhook_secret": "leaky"}"#).await;
+    let app = app_with_secret(client, secret_id, Duration::from_secs(300));
+    let (logs, _guard) = Logs::capture();
+    let (status, body) = read(&app.respond(&event_request("apigw-http", "ping")).await);
+    assert_eq!((status, body["error"].as_str()), (500, Some("configuration_unavailable")));
+    logs.assert_free_of(&["leaky"]);
+    assert!(!body.to_string().contains("leaky"));
+}
+
+#[tokio::test]
+async fn an_unreachable_secrets_manager_is_500_not_a_crash() {
+    moto();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port");
+    let config = aws_config::from_env()
+        .endpoint_url(format!("http://127.0.0.1:{port}"))
+        .load()
+        .await;
+    let app = app_with_secret(
+        aws_sdk_secretsmanager::Client::new(&config),
+        "threescale/anything",
+        Duration::from_secs(300),
+    );
+    let (status, body) = read(&app.respond(&event_request("apigw-rest", "application-created")).await);
+    assert_eq!((status, body["error"].as_str()), (500, Some("configuration_unavailable")));
+}
+
+#[tokio::test]
+async fn a_failed_refresh_keeps_serving_the_last_good_configuration() {
+    let client = secrets_client().await;
+    let server = admin_api(ResponseTemplate::new(200)).await;
+    let secret_id = "threescale/deleted-later";
+    create_secret(&client, secret_id, &secret_json(&server.uri(), None)).await;
+    let app = app_with_secret(client.clone(), secret_id, Duration::ZERO);
+    let (status, _) = read(&app.respond(&event_request("apigw-rest", "application-created")).await);
+    assert_eq!(status, 200);
+
+    client
+        .delete_secret()
+        .secret_id(secret_id)
+        .force_delete_without_recovery(true)
+        .send()
+        .await
+        .expect("DeleteSecret");
+    let (status, body) = read(&app.respond(&event_request("apigw-rest", "application-created")).await);
+    assert_eq!((status, body["outcome"].as_str()), (200, Some("revoked")));
+    assert_eq!(get_secret_value_calls(secret_id), 2, "it did try to refresh");
+    assert_eq!(revoke_calls(&server).await.len(), 2);
+    assert!(!moto().url.is_empty());
+}
