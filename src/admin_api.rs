@@ -150,10 +150,9 @@ impl TokenRevoker for AdminApiClient {
         match tokio::time::timeout_at(deadline, attempts).await {
             Ok(Ok(revocation)) => revocation,
             Ok(Err(last)) => Revocation::Unavailable(last.reason),
-            Err(_) => Revocation::Unavailable(format!(
-                "no answer within {} ms",
-                policy.total.as_millis()
-            )),
+            Err(_) => {
+                Revocation::Unavailable(format!("no answer within {} ms", policy.total.as_millis()))
+            }
         }
     }
 }

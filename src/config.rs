@@ -62,7 +62,11 @@ pub enum ConfigError {
 impl Settings {
     /// Reads settings through `var` (pass `|k| std::env::var(k).ok()` in production).
     pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| var(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let get = |name: &str| {
+            var(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
 
         let portal = match (get("THREESCALE_SECRET_ID"), get("THREESCALE_ADMIN_URL")) {
             (Some(secret_id), _) => PortalSetting::SecretsManager { secret_id },
@@ -125,7 +129,9 @@ impl EventFilter {
                 .split_once(':')
                 .map(|(t, a)| (t.trim(), a.trim()))
                 .filter(|(t, a)| !t.is_empty() && !a.is_empty())
-                .ok_or_else(|| format!("entry {} is not of the form type:action", pairs.len() + 1))?;
+                .ok_or_else(|| {
+                    format!("entry {} is not of the form type:action", pairs.len() + 1)
+                })?;
             pairs.push((event_type.to_owned(), action.to_owned()));
         }
         if pairs.is_empty() {
@@ -195,7 +201,9 @@ impl AdminPortal {
         }
         // serde's message could quote the secret; report the shape only.
         let shape: Shape = serde_json::from_str(json).map_err(|_| {
-            SourceError::BadSecret("expected JSON {\"admin_url\": \"...\", \"webhook_secret\": \"...\"}".to_owned())
+            SourceError::BadSecret(
+                "expected JSON {\"admin_url\": \"...\", \"webhook_secret\": \"...\"}".to_owned(),
+            )
         })?;
         Self::new(&shape.admin_url, shape.webhook_secret.as_deref())
             .map_err(|e| SourceError::BadSecret(e.to_string()))
@@ -302,7 +310,10 @@ impl PortalSource for SecretsManagerPortal {
             Ok(portal) => {
                 let portal = Arc::new(portal);
                 *cached = Some((Instant::now(), Arc::clone(&portal)));
-                tracing::info!(secret_ttl_s = self.ttl.as_secs(), "admin portal configuration loaded");
+                tracing::info!(
+                    secret_ttl_s = self.ttl.as_secs(),
+                    "admin portal configuration loaded"
+                );
                 Ok(portal)
             }
             // A refresh that fails keeps the last good value: a Secrets Manager blip must not
@@ -369,14 +380,18 @@ mod tests {
                 other => panic!("{name}={value}: {other:?}"),
             }
         }
-        let err = settings(&[("THREESCALE_ADMIN_URL", "https://tok:pw@acme-admin.3scale.net")])
-            .expect_err("credentials refused");
+        let err = settings(&[(
+            "THREESCALE_ADMIN_URL",
+            "https://tok:pw@acme-admin.3scale.net",
+        )])
+        .expect_err("credentials refused");
         assert!(!err.to_string().contains("tok:pw"), "{err}");
     }
 
     #[test]
     fn revoke_on_takes_lists_and_wildcards() {
-        let f = EventFilter::parse(" application:created , application:* ,user:deleted").expect("ok");
+        let f =
+            EventFilter::parse(" application:created , application:* ,user:deleted").expect("ok");
         assert!(f.matches("application", "created"));
         assert!(f.matches("application", "updated"));
         assert!(f.matches("user", "deleted"));
@@ -391,9 +406,10 @@ mod tests {
         .expect("valid");
         assert_eq!(p.admin_url().as_str(), "https://acme-admin.3scale.net/");
         assert!(p.webhook_secret().is_some_and(|s| s.matches("s3")));
-        let no_secret =
-            AdminPortal::from_secret_json(r#"{"admin_url":"https://acme-admin.3scale.net","webhook_secret":""}"#)
-                .expect("valid");
+        let no_secret = AdminPortal::from_secret_json(
+            r#"{"admin_url":"https://acme-admin.3scale.net","webhook_secret":""}"#,
+        )
+        .expect("valid");
         assert!(no_secret.webhook_secret().is_none());
 
         let err = AdminPortal::from_secret_json(r#"{"webhook_secret":"leaky-value"}"#)

@@ -90,19 +90,19 @@ impl Outcome {
                 json!({"outcome": self.name()})
             }
             Self::MethodNotAllowed => self.error("only POST (events) and GET (ping) are accepted"),
-            Self::TooLarge => self.error(&format!("the body is larger than {MAX_BODY_BYTES} bytes")),
+            Self::TooLarge => {
+                self.error(&format!("the body is larger than {MAX_BODY_BYTES} bytes"))
+            }
             Self::Unauthorized => self.error("the secret query parameter is missing or wrong"),
             Self::BadEvent(e) => self.error(&e.to_string()),
             Self::BadToken(why) => self.error(why),
-            Self::ConfigUnavailable => {
-                self.error("the admin portal configuration could not be loaded; see the function logs")
-            }
-            Self::AdminRejected(status) => {
-                self.error(&format!("the 3scale admin API refused the revocation with {status}"))
-            }
-            Self::AdminUnavailable => self.error(
-                "the 3scale admin API did not answer usefully after retries; retry later",
-            ),
+            Self::ConfigUnavailable => self
+                .error("the admin portal configuration could not be loaded; see the function logs"),
+            Self::AdminRejected(status) => self.error(&format!(
+                "the 3scale admin API refused the revocation with {status}"
+            )),
+            Self::AdminUnavailable => self
+                .error("the 3scale admin API did not answer usefully after retries; retry later"),
         }
     }
 
@@ -189,7 +189,11 @@ impl<P: PortalSource, R: TokenRevoker> App<P, R> {
             };
             let event = &decoded;
             audit.event = Some(event);
-            if !self.settings.revoke_on.matches(&event.event_type, &event.action) {
+            if !self
+                .settings
+                .revoke_on
+                .matches(&event.event_type, &event.action)
+            {
                 break 'decide Outcome::Ignored("event type and action are not in REVOKE_ON");
             }
             let Some(raw_token) = event.extra_field(&self.settings.token_field) else {

@@ -8,6 +8,8 @@ pub mod sensitive;
 pub mod webhook;
 
 pub use admin_api::{AdminApiClient, RetryPolicy, Revocation, TokenRevoker};
-pub use config::{AdminPortal, FixedPortal, PortalSetting, PortalSource, SecretsManagerPortal, Settings};
+pub use config::{
+    AdminPortal, FixedPortal, PortalSetting, PortalSource, SecretsManagerPortal, Settings,
+};
 pub use handler::{App, Outcome};
 pub use webhook::{WebhookEvent, decode};

@@ -88,11 +88,7 @@ impl fmt::Debug for SharedSecret {
 /// First 8 hex digits of SHA-256: enough to correlate, far too few to recover a token.
 pub fn fingerprint(bytes: &[u8]) -> String {
     let digest = Sha256::digest(bytes);
-    digest
-        .iter()
-        .take(4)
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    digest.iter().take(4).map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
@@ -114,7 +110,15 @@ mod tests {
             Err(TokenError::TooLong)
         );
         assert!(AccessToken::parse(&"a".repeat(256)).is_ok());
-        for bad in ["../admin", "a b", "tok%2F", "tok/en", "tök", "a.json?x=1", "a\n"] {
+        for bad in [
+            "../admin",
+            "a b",
+            "tok%2F",
+            "tok/en",
+            "tök",
+            "a.json?x=1",
+            "a\n",
+        ] {
             assert_eq!(
                 AccessToken::parse(bad),
                 Err(TokenError::BadCharacter),

@@ -9,7 +9,9 @@ use wiremock::{Mock, ResponseTemplate, matchers::method};
 async fn deliver(admin_url: &str) -> ((u16, serde_json::Value), Logs) {
     let app = app(admin_url, Some(WEBHOOK_SECRET), &[]);
     let (logs, _guard) = Logs::capture();
-    let response = app.respond(&event_request("apigw-http", "application-created")).await;
+    let response = app
+        .respond(&event_request("apigw-http", "application-created"))
+        .await;
     drop(_guard);
     logs.assert_free_of(&[TOKEN, WEBHOOK_SECRET]);
     (read(&response), logs)
@@ -20,7 +22,10 @@ async fn a_2xx_is_revoked() {
     for status in [200, 204] {
         let server = admin_api(ResponseTemplate::new(status)).await;
         let ((code, body), logs) = deliver(&server.uri()).await;
-        assert_eq!((code, body), (200, serde_json::json!({"outcome": "revoked"})));
+        assert_eq!(
+            (code, body),
+            (200, serde_json::json!({"outcome": "revoked"}))
+        );
         assert_eq!(revoke_calls(&server).await.len(), 1);
         assert_eq!(logs.audit_lines()[0]["status"], 200);
     }
@@ -31,11 +36,16 @@ async fn not_found_or_refused_means_already_revoked_and_is_not_retried() {
     for status in [404, 401, 403] {
         // 3scale's 403 body names the token it refused; it must not reach our logs.
         let server = admin_api(
-            ResponseTemplate::new(status).set_body_string(format!("{{\"error\":\"Access denied for {TOKEN}\"}}")),
+            ResponseTemplate::new(status)
+                .set_body_string(format!("{{\"error\":\"Access denied for {TOKEN}\"}}")),
         )
         .await;
         let ((code, body), logs) = deliver(&server.uri()).await;
-        assert_eq!((code, body), (200, serde_json::json!({"outcome": "already_revoked"})), "{status}");
+        assert_eq!(
+            (code, body),
+            (200, serde_json::json!({"outcome": "already_revoked"})),
+            "{status}"
+        );
         assert_eq!(revoke_calls(&server).await.len(), 1, "{status}: no retry");
         assert_eq!(logs.audit_lines()[0]["outcome"], "already_revoked");
     }
@@ -55,7 +65,11 @@ async fn throttling_and_server_errors_are_retried_then_succeed() {
             .mount(&server)
             .await;
         let ((code, body), _) = deliver(&server.uri()).await;
-        assert_eq!((code, body["outcome"].as_str()), (200, Some("revoked")), "{status}");
+        assert_eq!(
+            (code, body["outcome"].as_str()),
+            (200, Some("revoked")),
+            "{status}"
+        );
         assert_eq!(revoke_calls(&server).await.len(), 3, "{status}");
     }
 }
@@ -65,8 +79,16 @@ async fn persistent_failure_is_502_after_bounded_attempts() {
     for status in [429, 503] {
         let server = admin_api(ResponseTemplate::new(status)).await;
         let ((code, body), logs) = deliver(&server.uri()).await;
-        assert_eq!((code, body["error"].as_str()), (502, Some("admin_api_unavailable")), "{status}");
-        assert_eq!(revoke_calls(&server).await.len(), fast_retries().attempts, "{status}");
+        assert_eq!(
+            (code, body["error"].as_str()),
+            (502, Some("admin_api_unavailable")),
+            "{status}"
+        );
+        assert_eq!(
+            revoke_calls(&server).await.len(),
+            fast_retries().attempts,
+            "{status}"
+        );
         let warnings = logs
             .lines()
             .into_iter()
@@ -82,7 +104,11 @@ async fn a_retry_after_beyond_our_budget_gives_up_at_once() {
     let started = Instant::now();
     let ((code, _), _) = deliver(&server.uri()).await;
     assert_eq!(code, 502);
-    assert_eq!(revoke_calls(&server).await.len(), 1, "no point waiting 120 s inside a Lambda");
+    assert_eq!(
+        revoke_calls(&server).await.len(),
+        1,
+        "no point waiting 120 s inside a Lambda"
+    );
     assert!(started.elapsed() < fast_retries().total);
 }
 
@@ -92,10 +118,16 @@ async fn a_slow_admin_api_times_out_into_502() {
     let started = Instant::now();
     let ((code, body), _) = deliver(&server.uri()).await;
     let elapsed = started.elapsed();
-    assert_eq!((code, body["error"].as_str()), (502, Some("admin_api_unavailable")));
+    assert_eq!(
+        (code, body["error"].as_str()),
+        (502, Some("admin_api_unavailable"))
+    );
     assert_eq!(revoke_calls(&server).await.len(), fast_retries().attempts);
     // Bounded by the policy, not by the 5 s the server would take.
-    assert!(elapsed <= fast_retries().total + Duration::from_millis(500), "{elapsed:?}");
+    assert!(
+        elapsed <= fast_retries().total + Duration::from_millis(500),
+        "{elapsed:?}"
+    );
 }
 
 #[tokio::test]
@@ -106,7 +138,10 @@ async fn an_unreachable_admin_api_is_502() {
         .map(|a| a.port())
         .expect("free port");
     let ((code, body), logs) = deliver(&format!("http://127.0.0.1:{port}")).await;
-    assert_eq!((code, body["error"].as_str()), (502, Some("admin_api_unavailable")));
+    assert_eq!(
+        (code, body["error"].as_str()),
+        (502, Some("admin_api_unavailable"))
+    );
     assert!(logs.text().contains("could not connect"));
 }
 
@@ -118,9 +153,17 @@ async fn other_client_errors_and_redirects_are_502_without_retry() {
         )
         .await;
         let ((code, body), _) = deliver(&server.uri()).await;
-        assert_eq!((code, body["error"].as_str()), (502, Some("admin_api_rejected")), "{status}");
+        assert_eq!(
+            (code, body["error"].as_str()),
+            (502, Some("admin_api_rejected")),
+            "{status}"
+        );
         assert_eq!(revoke_calls(&server).await.len(), 1, "{status}");
-        assert!(body["message"].as_str().is_some_and(|m| m.contains(&status.to_string())));
+        assert!(
+            body["message"]
+                .as_str()
+                .is_some_and(|m| m.contains(&status.to_string()))
+        );
     }
 }
 

@@ -31,7 +31,10 @@ fn moto() -> &'static Moto {
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
             .expect("free port");
-        let recording = std::env::temp_dir().join(format!("moto-recording-{}-{port}.jsonl", std::process::id()));
+        let recording = std::env::temp_dir().join(format!(
+            "moto-recording-{}-{port}.jsonl",
+            std::process::id()
+        ));
         let _ = std::fs::remove_file(&recording);
         // `read` returns when this process exits and the pipe closes, so moto never outlives us.
         let mut child = Command::new("sh")
@@ -47,7 +50,10 @@ fn moto() -> &'static Moto {
         let stdin = child.stdin.take().expect("piped stdin");
         let deadline = Instant::now() + Duration::from_secs(30);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "moto_server did not start on port {port}");
+            assert!(
+                Instant::now() < deadline,
+                "moto_server did not start on port {port}"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
         let url = format!("http://127.0.0.1:{port}");
@@ -95,7 +101,10 @@ fn get_secret_value_calls(secret_id: &str) -> usize {
         .filter(|entry| {
             let target = entry["headers"]
                 .as_object()
-                .and_then(|h| h.iter().find(|(k, _)| k.eq_ignore_ascii_case("x-amz-target")))
+                .and_then(|h| {
+                    h.iter()
+                        .find(|(k, _)| k.eq_ignore_ascii_case("x-amz-target"))
+                })
                 .and_then(|(_, v)| v.as_str())
                 .unwrap_or_default();
             let raw = entry["body"].as_str().unwrap_or_default();
@@ -139,12 +148,20 @@ async fn the_secret_configures_the_function_and_is_fetched_once_per_ttl() {
     let client = secrets_client().await;
     let server = admin_api(ResponseTemplate::new(200)).await;
     let secret_id = "threescale/cached";
-    create_secret(&client, secret_id, &secret_json(&server.uri(), Some(WEBHOOK_SECRET))).await;
+    create_secret(
+        &client,
+        secret_id,
+        &secret_json(&server.uri(), Some(WEBHOOK_SECRET)),
+    )
+    .await;
     let app = app_with_secret(client.clone(), secret_id, Duration::from_secs(300));
     let (logs, _guard) = Logs::capture();
 
     for _ in 0..5 {
-        let (status, body) = read(&app.respond(&event_request("apigw-rest", "application-created")).await);
+        let (status, body) = read(
+            &app.respond(&event_request("apigw-rest", "application-created"))
+                .await,
+        );
         assert_eq!((status, body["outcome"].as_str()), (200, Some("revoked")));
     }
     assert_eq!(revoke_calls(&server).await.len(), 5);
@@ -158,7 +175,10 @@ async fn the_secret_configures_the_function_and_is_fetched_once_per_ttl() {
         .send()
         .await
         .expect("PutSecretValue");
-    let (status, _) = read(&app.respond(&event_request("apigw-rest", "application-created")).await);
+    let (status, _) = read(
+        &app.respond(&event_request("apigw-rest", "application-created"))
+            .await,
+    );
     assert_eq!(status, 200);
     assert_eq!(get_secret_value_calls(secret_id), 1);
     logs.assert_free_of(&[TOKEN, WEBHOOK_SECRET, "rotated-secret", &server.uri()]);
@@ -169,10 +189,18 @@ async fn an_expired_cache_fetches_again_and_sees_a_rotation() {
     let client = secrets_client().await;
     let server = admin_api(ResponseTemplate::new(200)).await;
     let secret_id = "threescale/rotating";
-    create_secret(&client, secret_id, &secret_json(&server.uri(), Some(WEBHOOK_SECRET))).await;
+    create_secret(
+        &client,
+        secret_id,
+        &secret_json(&server.uri(), Some(WEBHOOK_SECRET)),
+    )
+    .await;
     let app = app_with_secret(client.clone(), secret_id, Duration::ZERO);
 
-    let (status, _) = read(&app.respond(&event_request("apigw-http", "application-created")).await);
+    let (status, _) = read(
+        &app.respond(&event_request("apigw-http", "application-created"))
+            .await,
+    );
     assert_eq!(status, 200);
     client
         .put_secret_value()
@@ -181,8 +209,15 @@ async fn an_expired_cache_fetches_again_and_sees_a_rotation() {
         .send()
         .await
         .expect("PutSecretValue");
-    let (status, body) = read(&app.respond(&event_request("apigw-http", "application-created")).await);
-    assert_eq!((status, body["error"].as_str()), (401, Some("unauthorized")), "the old secret no longer works");
+    let (status, body) = read(
+        &app.respond(&event_request("apigw-http", "application-created"))
+            .await,
+    );
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("unauthorized")),
+        "the old secret no longer works"
+    );
     assert_eq!(get_secret_value_calls(secret_id), 2);
 }
 
@@ -190,24 +225,45 @@ async fn an_expired_cache_fetches_again_and_sees_a_rotation() {
 async fn a_missing_secret_is_500_json_and_no_revocation() {
     let client = secrets_client().await;
     let server = admin_api(ResponseTemplate::new(200)).await;
-    let app = app_with_secret(client, "threescale/does-not-exist", Duration::from_secs(300));
+    let app = app_with_secret(
+        client,
+        "threescale/does-not-exist",
+        Duration::from_secs(300),
+    );
     let (logs, _guard) = Logs::capture();
-    let (status, body) = read(&app.respond(&event_request("function-url", "application-created")).await);
-    assert_eq!((status, body["error"].as_str()), (500, Some("configuration_unavailable")));
+    let (status, body) = read(
+        &app.respond(&event_request("function-url", "application-created"))
+            .await,
+    );
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (500, Some("configuration_unavailable"))
+    );
     assert!(revoke_calls(&server).await.is_empty());
     assert!(logs.text().contains("ResourceNotFoundException"));
-    assert_eq!(logs.audit_lines()[0]["outcome"], "configuration_unavailable");
+    assert_eq!(
+        logs.audit_lines()[0]["outcome"],
+        "configuration_unavailable"
+    );
 }
 
 #[tokio::test]
 async fn a_malformed_secret_is_500_and_its_value_is_not_logged() {
     let client = secrets_client().await;
     let secret_id = "threescale/malformed";
-    create_secret(&client, secret_id, r#"{"adminurl": "https://leaky-admin.3scale.net", "webhook_secret": "leaky"}"#).await;
+    create_secret(
+        &client,
+        secret_id,
+        r#"{"adminurl": "https://leaky-admin.3scale.net", "webhook_secret": "leaky"}"#,
+    )
+    .await;
     let app = app_with_secret(client, secret_id, Duration::from_secs(300));
     let (logs, _guard) = Logs::capture();
     let (status, body) = read(&app.respond(&event_request("apigw-http", "ping")).await);
-    assert_eq!((status, body["error"].as_str()), (500, Some("configuration_unavailable")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (500, Some("configuration_unavailable"))
+    );
     logs.assert_free_of(&["leaky"]);
     assert!(!body.to_string().contains("leaky"));
 }
@@ -228,8 +284,14 @@ async fn an_unreachable_secrets_manager_is_500_not_a_crash() {
         "threescale/anything",
         Duration::from_secs(300),
     );
-    let (status, body) = read(&app.respond(&event_request("apigw-rest", "application-created")).await);
-    assert_eq!((status, body["error"].as_str()), (500, Some("configuration_unavailable")));
+    let (status, body) = read(
+        &app.respond(&event_request("apigw-rest", "application-created"))
+            .await,
+    );
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (500, Some("configuration_unavailable"))
+    );
 }
 
 #[tokio::test]
@@ -239,7 +301,10 @@ async fn a_failed_refresh_keeps_serving_the_last_good_configuration() {
     let secret_id = "threescale/deleted-later";
     create_secret(&client, secret_id, &secret_json(&server.uri(), None)).await;
     let app = app_with_secret(client.clone(), secret_id, Duration::ZERO);
-    let (status, _) = read(&app.respond(&event_request("apigw-rest", "application-created")).await);
+    let (status, _) = read(
+        &app.respond(&event_request("apigw-rest", "application-created"))
+            .await,
+    );
     assert_eq!(status, 200);
 
     client
@@ -249,9 +314,16 @@ async fn a_failed_refresh_keeps_serving_the_last_good_configuration() {
         .send()
         .await
         .expect("DeleteSecret");
-    let (status, body) = read(&app.respond(&event_request("apigw-rest", "application-created")).await);
+    let (status, body) = read(
+        &app.respond(&event_request("apigw-rest", "application-created"))
+            .await,
+    );
     assert_eq!((status, body["outcome"].as_str()), (200, Some("revoked")));
-    assert_eq!(get_secret_value_calls(secret_id), 2, "it did try to refresh");
+    assert_eq!(
+        get_secret_value_calls(secret_id),
+        2,
+        "it did try to refresh"
+    );
     assert_eq!(revoke_calls(&server).await.len(), 2);
     assert!(!moto().url.is_empty());
 }

@@ -25,13 +25,62 @@ fn form(xml: &str, field: &str) -> String {
 fn every_event_body_decodes_as_its_payload_says() {
     // (event name, type, action, object kind, id, account id, token)
     let expected = [
-        ("application-created", "application", "created", "application", "1409620384", Some(TOKEN)),
-        ("application-updated", "application", "updated", "application", "1409620384", Some(TOKEN_UPDATED)),
-        ("application-deleted", "application", "deleted", "application", "1409620384", Some(TOKEN)),
-        ("account-created", "account", "created", "account", "2445583467891", None),
-        ("user-created", "user", "created", "user", "2445583467902", None),
-        ("application-created-form", "application", "created", "application", "1409620384", Some(TOKEN)),
-        ("application-created-base64", "application", "created", "application", "1409620384", Some(TOKEN)),
+        (
+            "application-created",
+            "application",
+            "created",
+            "application",
+            "1409620384",
+            Some(TOKEN),
+        ),
+        (
+            "application-updated",
+            "application",
+            "updated",
+            "application",
+            "1409620384",
+            Some(TOKEN_UPDATED),
+        ),
+        (
+            "application-deleted",
+            "application",
+            "deleted",
+            "application",
+            "1409620384",
+            Some(TOKEN),
+        ),
+        (
+            "account-created",
+            "account",
+            "created",
+            "account",
+            "2445583467891",
+            None,
+        ),
+        (
+            "user-created",
+            "user",
+            "created",
+            "user",
+            "2445583467902",
+            None,
+        ),
+        (
+            "application-created-form",
+            "application",
+            "created",
+            "application",
+            "1409620384",
+            Some(TOKEN),
+        ),
+        (
+            "application-created-base64",
+            "application",
+            "created",
+            "application",
+            "1409620384",
+            Some(TOKEN),
+        ),
     ];
     for envelope in ENVELOPES {
         for (name, event_type, action, kind, id, token) in expected {
@@ -82,7 +131,11 @@ fn every_delivery_shape_of_one_event_decodes_alike() {
         format!("other=1&{}", form(&xml, "xml")),
     ];
     for shape in shapes {
-        assert_eq!(decode(shape.as_bytes()).as_ref(), Ok(&reference), "{shape:.40}");
+        assert_eq!(
+            decode(shape.as_bytes()).as_ref(),
+            Ok(&reference),
+            "{shape:.40}"
+        );
     }
 }
 
@@ -132,9 +185,15 @@ fn hostile_and_broken_bodies_are_refused_with_a_reason() {
         (xxe.into(), DecodeError::Dtd),
         (
             "<event>\n<type>application</typo></event>".into(),
-            DecodeError::MalformedXml { line: 2, column: 18 },
+            DecodeError::MalformedXml {
+                line: 2,
+                column: 18,
+            },
         ),
-        ("<order><id>1</id></order>".into(), DecodeError::NotAnEvent("the root element is not <event>")),
+        (
+            "<order><id>1</id></order>".into(),
+            DecodeError::NotAnEvent("the root element is not <event>"),
+        ),
         (
             "<event><action>created</action><object><application/></object></event>".into(),
             DecodeError::NotAnEvent("<type> is missing"),
@@ -147,11 +206,20 @@ fn hostile_and_broken_bodies_are_refused_with_a_reason() {
             "<event><type>application</type><action>created</action><object/></event>".into(),
             DecodeError::NotAnEvent("<object> is missing or empty"),
         ),
-        ("{\"event\":\"application\"}".into(), DecodeError::UnknownEncoding),
+        (
+            "{\"event\":\"application\"}".into(),
+            DecodeError::UnknownEncoding,
+        ),
         ("name=app&token=abc".into(), DecodeError::UnknownEncoding),
-        ("xml=not-xml-nor-base64!".into(), DecodeError::UnknownEncoding),
+        (
+            "xml=not-xml-nor-base64!".into(),
+            DecodeError::UnknownEncoding,
+        ),
         // Two base64 layers: one is all API Gateway or 3scale ever adds.
-        (b64(b64(xml.as_bytes()).as_bytes()), DecodeError::UnknownEncoding),
+        (
+            b64(b64(xml.as_bytes()).as_bytes()),
+            DecodeError::UnknownEncoding,
+        ),
         (b64(b"plain text"), DecodeError::UnknownEncoding),
     ];
     for (body, expected) in cases {
@@ -188,5 +256,8 @@ fn node_bombs_are_cut_off() {
     }
     xml.push_str("</application></object></event>");
     assert!(xml.len() < MAX_BODY_BYTES);
-    assert!(matches!(decode(xml.as_bytes()), Err(DecodeError::MalformedXml { .. })));
+    assert!(matches!(
+        decode(xml.as_bytes()),
+        Err(DecodeError::MalformedXml { .. })
+    ));
 }

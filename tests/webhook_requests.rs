@@ -24,7 +24,11 @@ async fn application_created_revokes_its_token_in_every_envelope_and_delivery_sh
 
             let response = app.respond(&event_request(envelope, name)).await;
 
-            assert_eq!(read(&response), (200, serde_json::json!({"outcome": "revoked"})), "{envelope}/{name}");
+            assert_eq!(
+                read(&response),
+                (200, serde_json::json!({"outcome": "revoked"})),
+                "{envelope}/{name}"
+            );
             let calls = revoke_calls(&server).await;
             assert_eq!(calls.len(), 1, "{envelope}/{name}");
             assert_eq!(
@@ -81,7 +85,11 @@ async fn revoke_on_and_token_field_are_honoured() {
         None,
         &[("REVOKE_ON", "application:created,application:updated")],
     );
-    let (status, body) = read(&updates.respond(&event_request("apigw-http", "application-updated")).await);
+    let (status, body) = read(
+        &updates
+            .respond(&event_request("apigw-http", "application-updated"))
+            .await,
+    );
     assert_eq!((status, body["outcome"].as_str()), (200, Some("revoked")));
     let calls = revoke_calls(&server).await;
     assert_eq!(calls.len(), 1);
@@ -90,7 +98,11 @@ async fn revoke_on_and_token_field_are_honoured() {
     // With another field name, the fixture has no token to revoke.
     let server = revoking_admin_api().await;
     let other_field = app(&server.uri(), None, &[("TOKEN_FIELD", "one_time_token")]);
-    let (status, body) = read(&other_field.respond(&event_request("apigw-http", "application-created")).await);
+    let (status, body) = read(
+        &other_field
+            .respond(&event_request("apigw-http", "application-created"))
+            .await,
+    );
     assert_eq!(status, 200);
     assert_eq!(body["outcome"], "ignored");
     assert_eq!(body["reason"], "the event has no token extra field");
@@ -102,8 +114,14 @@ async fn dry_run_decides_without_calling_3scale() {
     let server = revoking_admin_api().await;
     let app = app(&server.uri(), None, &[("DRY_RUN", "true")]);
     let (logs, _guard) = Logs::capture();
-    let (status, body) = read(&app.respond(&event_request("apigw-rest", "application-created")).await);
-    assert_eq!((status, body), (200, serde_json::json!({"outcome": "dry_run"})));
+    let (status, body) = read(
+        &app.respond(&event_request("apigw-rest", "application-created"))
+            .await,
+    );
+    assert_eq!(
+        (status, body),
+        (200, serde_json::json!({"outcome": "dry_run"}))
+    );
     assert!(revoke_calls(&server).await.is_empty());
     assert_eq!(logs.audit_lines()[0]["outcome"], "dry_run");
     logs.assert_free_of(&[TOKEN]);
@@ -115,7 +133,11 @@ async fn ping_answers_200_in_every_envelope() {
         let server = revoking_admin_api().await;
         let app = app(&server.uri(), Some(WEBHOOK_SECRET), &[]);
         let (status, body) = read(&app.respond(&event_request(envelope, "ping")).await);
-        assert_eq!((status, body), (200, serde_json::json!({"outcome": "pong"})), "{envelope}");
+        assert_eq!(
+            (status, body),
+            (200, serde_json::json!({"outcome": "pong"})),
+            "{envelope}"
+        );
         assert!(revoke_calls(&server).await.is_empty());
     }
 }
@@ -160,7 +182,11 @@ async fn bad_bodies_get_4xx_json_and_revoke_nothing() {
     let huge = format!("<event>{}</event>", "x".repeat(256 * 1024));
     let cases: Vec<(String, u16, &str)> = vec![
         ("<event><type>application".into(), 400, "malformed_xml"),
-        ("<!DOCTYPE e [<!ENTITY a \"b\">]><event/>".into(), 400, "dtd_not_allowed"),
+        (
+            "<!DOCTYPE e [<!ENTITY a \"b\">]><event/>".into(),
+            400,
+            "dtd_not_allowed",
+        ),
         ("<order/>".into(), 400, "not_a_3scale_event"),
         ("{\"json\": true}".into(), 400, "unknown_encoding"),
         (String::new(), 400, "empty_body"),
@@ -170,9 +196,14 @@ async fn bad_bodies_get_4xx_json_and_revoke_nothing() {
         for (body, want_status, want_error) in &cases {
             let server = revoking_admin_api().await;
             let app = app(&server.uri(), Some(WEBHOOK_SECRET), &[]);
-            let request = edited_request(envelope, "application-created", |e| set_text_body(e, body));
+            let request =
+                edited_request(envelope, "application-created", |e| set_text_body(e, body));
             let (status, json) = read(&app.respond(&request).await);
-            assert_eq!((status, json["error"].as_str()), (*want_status, Some(*want_error)), "{envelope}");
+            assert_eq!(
+                (status, json["error"].as_str()),
+                (*want_status, Some(*want_error)),
+                "{envelope}"
+            );
             assert!(json["message"].is_string());
             assert!(revoke_calls(&server).await.is_empty());
         }
@@ -184,15 +215,27 @@ async fn a_token_that_cannot_be_a_3scale_token_is_400_and_never_sent() {
     let xml = std::fs::read_to_string(events_dir().join("payloads/application-created.xml"))
         .expect("payload");
     let long = "a".repeat(257);
-    for bad in ["../../admin/api/accounts", "abc def", "abc%2F..", "tok.json?x=", long.as_str()] {
+    for bad in [
+        "../../admin/api/accounts",
+        "abc def",
+        "abc%2F..",
+        "tok.json?x=",
+        long.as_str(),
+    ] {
         let escaped = bad.replace('&', "&amp;");
         let body = xml.replace(TOKEN, &escaped);
         let server = revoking_admin_api().await;
         let app = app(&server.uri(), None, &[]);
         let (logs, _guard) = Logs::capture();
-        let request = edited_request("apigw-http", "application-created", |e| set_text_body(e, &body));
+        let request = edited_request("apigw-http", "application-created", |e| {
+            set_text_body(e, &body)
+        });
         let (status, json) = read(&app.respond(&request).await);
-        assert_eq!((status, json["error"].as_str()), (400, Some("invalid_token")), "{bad}");
+        assert_eq!(
+            (status, json["error"].as_str()),
+            (400, Some("invalid_token")),
+            "{bad}"
+        );
         assert!(revoke_calls(&server).await.is_empty());
         logs.assert_free_of(&[bad]);
     }
@@ -200,7 +243,9 @@ async fn a_token_that_cannot_be_a_3scale_token_is_400_and_never_sent() {
     let body = xml.replace(TOKEN, "");
     let server = revoking_admin_api().await;
     let empty = app(&server.uri(), None, &[]);
-    let request = edited_request("apigw-http", "application-created", |e| set_text_body(e, &body));
+    let request = edited_request("apigw-http", "application-created", |e| {
+        set_text_body(e, &body)
+    });
     let (status, json) = read(&empty.respond(&request).await);
     assert_eq!((status, json["outcome"].as_str()), (200, Some("ignored")));
 }
@@ -219,9 +264,15 @@ async fn other_methods_are_405_and_get_without_ping_is_ignored() {
             }
         });
         let response = app.respond(&request).await;
-        assert_eq!(response.headers().get("allow").map(|v| v.as_bytes()), Some(&b"GET, POST"[..]));
+        assert_eq!(
+            response.headers().get("allow").map(|v| v.as_bytes()),
+            Some(&b"GET, POST"[..])
+        );
         let (status, json) = read(&response);
-        assert_eq!((status, json["error"].as_str()), (405, Some("method_not_allowed")));
+        assert_eq!(
+            (status, json["error"].as_str()),
+            (405, Some("method_not_allowed"))
+        );
 
         let request = edited_request(envelope, "ping", |e| set_query(e, &[]));
         let (status, json) = read(&app.respond(&request).await);

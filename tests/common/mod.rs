@@ -134,7 +134,9 @@ pub fn app(
 pub async fn admin_api(response: ResponseTemplate) -> MockServer {
     let server = MockServer::start().await;
     Mock::given(method("DELETE"))
-        .and(path_regex(r"^/admin/api/personal/access_tokens/[^/]+\.json$"))
+        .and(path_regex(
+            r"^/admin/api/personal/access_tokens/[^/]+\.json$",
+        ))
         .respond_with(response)
         .mount(&server)
         .await;
