@@ -225,8 +225,8 @@ impl<P: PortalSource, R: TokenRevoker> App<P, R> {
 fn log_decision(outcome: &Outcome, audit: &Audit<'_>) {
     let event = audit.event;
     let reason = match outcome {
-        Outcome::Ignored(reason) => *reason,
-        _ => "",
+        Outcome::Ignored(reason) => Some(*reason),
+        _ => None,
     };
     tracing::info!(
         audit = true,

@@ -4,7 +4,6 @@
 //! posts it either as the raw body (`application/xml`) or form-encoded in a field
 //! (`xml`; RestClient nests it as `params[xml]`). Either may arrive base64-encoded.
 
-use base64::Engine as _;
 use std::borrow::Cow;
 
 /// Largest webhook body accepted (bytes, after any base64 decoding by API Gateway).
@@ -152,7 +151,19 @@ fn decode_form_value(value: &str, allow_base64: bool) -> Result<WebhookEvent, De
 }
 
 fn form_xml_field(body: &[u8]) -> Option<Cow<'_, str>> {
-    if !body.contains(&b'=') {
+    // Cheap pre-check: base64 padding also has '=', and parsing it as a form costs a copy.
+    let ends_an_xml_key = |at: usize| {
+        let before = body.get(..at).unwrap_or_default();
+        [&b"xml"[..], b"xml]", b"xml%5D"].iter().any(|key| {
+            before
+                .len()
+                .checked_sub(key.len())
+                .and_then(|start| before.get(start..))
+                .is_some_and(|tail| tail.eq_ignore_ascii_case(key))
+        })
+    };
+    let mut equals = body.iter().enumerate().filter(|(_, b)| **b == b'=');
+    if !equals.any(|(at, _)| ends_an_xml_key(at)) {
         return None;
     }
     form_urlencoded::parse(body)
@@ -173,9 +184,8 @@ fn base64_decode(input: &[u8]) -> Option<Vec<u8>> {
     } else {
         Cow::Borrowed(input)
     };
-    base64::engine::general_purpose::STANDARD
-        .decode(compact.as_ref())
-        .ok()
+    // SIMD decoder: already in the tree through the AWS SDK, and 3x the plain one.
+    base64_simd::STANDARD.decode_to_vec(compact.as_ref()).ok()
 }
 
 fn trim(bytes: &[u8]) -> &[u8] {

@@ -261,3 +261,22 @@ fn node_bombs_are_cut_off() {
         Err(DecodeError::MalformedXml { .. })
     ));
 }
+
+#[test]
+fn the_nested_form_key_is_found_however_it_is_escaped() {
+    let xml = payload("account-created");
+    for body in [
+        format!("params[xml]={}", form(&xml, "x").trim_start_matches("x=")),
+        format!(
+            "params%5Bxml%5D={}",
+            form(&xml, "x").trim_start_matches("x=")
+        ),
+        format!(
+            "params%5bxml%5d={}",
+            form(&xml, "x").trim_start_matches("x=")
+        ),
+    ] {
+        let event = decode(body.as_bytes()).unwrap_or_else(|e| panic!("{body:.30}: {e}"));
+        assert_eq!(event.event_type, "account");
+    }
+}
