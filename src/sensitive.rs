@@ -27,6 +27,14 @@ pub enum TokenError {
 
 impl AccessToken {
     /// Accepts only what can be a 3scale token, so it is safe in a URL path segment.
+    ///
+    /// ```
+    /// use access_token_revoker::sensitive::{AccessToken, TokenError};
+    ///
+    /// let token = AccessToken::parse("f00dfeed_0123-ab").unwrap();
+    /// assert!(!format!("{token:?}").contains("f00dfeed"));
+    /// assert_eq!(AccessToken::parse("../admin").unwrap_err(), TokenError::BadCharacter);
+    /// ```
     pub fn parse(value: &str) -> Result<Self, TokenError> {
         if value.is_empty() {
             return Err(TokenError::Empty);

@@ -110,6 +110,23 @@ impl DecodeError {
 }
 
 /// Decodes a webhook body in any of the shapes 3scale and API Gateway produce.
+///
+/// ```
+/// use access_token_revoker::webhook::decode;
+///
+/// let xml = "<event><action>created</action><type>application</type><object><application>\
+///     <id>42</id><user_account_id>7</user_account_id>\
+///     <extra_fields><token_value>abc123</token_value></extra_fields>\
+///     </application></object></event>";
+/// let event = decode(xml.as_bytes()).unwrap();
+/// assert_eq!((event.event_type.as_str(), event.action.as_str()), ("application", "created"));
+/// assert_eq!(event.object.account_id.as_deref(), Some("7"));
+/// assert_eq!(event.extra_field("token_value"), Some("abc123"));
+///
+/// // The same event as 3scale's form-encoded delivery.
+/// let form = format!("xml={}", xml.replace('<', "%3C").replace('>', "%3E"));
+/// assert_eq!(decode(form.as_bytes()).unwrap(), event);
+/// ```
 pub fn decode(body: &[u8]) -> Result<WebhookEvent, DecodeError> {
     if body.len() > MAX_BODY_BYTES {
         return Err(DecodeError::TooLarge);

@@ -238,3 +238,12 @@ impl<'a> MakeWriter<'a> for Logs {
         self.clone()
     }
 }
+
+/// Sends `events/{envelope}/{name}.json` through the handler; returns status and JSON body.
+pub async fn deliver<P, R>(app: &App<P, R>, envelope: &str, name: &str) -> (u16, serde_json::Value)
+where
+    P: access_token_revoker::PortalSource,
+    R: access_token_revoker::TokenRevoker,
+{
+    read(&app.respond(&event_request(envelope, name)).await)
+}
