@@ -316,12 +316,14 @@ impl PortalSource for SecretsManagerPortal {
                 );
                 Ok(portal)
             }
-            // A refresh that fails keeps the last good value: a Secrets Manager blip must not
-            // stop revocations. Only a cold instance with nothing cached reports the error.
-            Err(err) => match cached.as_ref() {
+            // A refresh that fails keeps the last good value for another TTL: a Secrets
+            // Manager blip must not stop revocations, nor turn every request into a retry.
+            // Only a cold instance with nothing cached reports the error.
+            Err(err) => match cached.take() {
                 Some((_, stale)) => {
                     tracing::warn!(error = %err, "refreshing the admin portal configuration failed; using the cached one");
-                    Ok(Arc::clone(stale))
+                    *cached = Some((Instant::now(), Arc::clone(&stale)));
+                    Ok(stale)
                 }
                 None => Err(err),
             },

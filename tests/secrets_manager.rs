@@ -302,3 +302,33 @@ async fn a_failed_refresh_keeps_serving_the_last_good_configuration() {
     );
     assert_eq!(revoke_calls(&server).await.len(), 2);
 }
+
+#[tokio::test]
+async fn after_a_failed_refresh_the_next_attempt_waits_a_ttl() {
+    let ttl = Duration::from_secs(2);
+    let secret_id = "threescale/outage";
+    let (client, server, app) = with_secret(secret_id, ttl).await;
+    assert_eq!(
+        deliver(&app, "apigw-http", "application-created").await.0,
+        200
+    );
+    client
+        .delete_secret()
+        .secret_id(secret_id)
+        .force_delete_without_recovery(true)
+        .send()
+        .await
+        .expect("DeleteSecret");
+
+    tokio::time::sleep(ttl + Duration::from_millis(200)).await;
+    for _ in 0..3 {
+        let (status, body) = deliver(&app, "apigw-http", "application-created").await;
+        assert_eq!((status, body["outcome"].as_str()), (200, Some("revoked")));
+    }
+    assert_eq!(
+        get_secret_value_calls(secret_id),
+        2,
+        "one failed refresh, then the stale value is trusted for another TTL"
+    );
+    assert_eq!(revoke_calls(&server).await.len(), 4);
+}
