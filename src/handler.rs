@@ -132,6 +132,9 @@ impl Outcome {
 struct Audit<'a> {
     event: Option<&'a WebhookEvent>,
     token_fingerprint: Option<String>,
+    // What 3scale answered when it did not revoke: tells a dead token (403) from a wrong
+    // admin_url (404) when reading the logs.
+    admin_api_status: Option<u16>,
 }
 
 impl<P: PortalSource, R: TokenRevoker> App<P, R> {
@@ -209,8 +212,14 @@ impl<P: PortalSource, R: TokenRevoker> App<P, R> {
             }
             match self.revoker.revoke(&portal, &token).await {
                 Revocation::Revoked => Outcome::Revoked,
-                Revocation::AlreadyRevoked(_) => Outcome::AlreadyRevoked,
-                Revocation::Rejected(status) => Outcome::AdminRejected(status.as_u16()),
+                Revocation::AlreadyRevoked(status) => {
+                    audit.admin_api_status = Some(status.as_u16());
+                    Outcome::AlreadyRevoked
+                }
+                Revocation::Rejected(status) => {
+                    audit.admin_api_status = Some(status.as_u16());
+                    Outcome::AdminRejected(status.as_u16())
+                }
                 Revocation::Unavailable(reason) => {
                     tracing::warn!(reason = %reason, "admin API unavailable");
                     Outcome::AdminUnavailable
@@ -241,6 +250,7 @@ fn log_decision(outcome: &Outcome, audit: &Audit<'_>) {
             .and_then(|e| e.object.id.as_deref()),
         account_id = event.and_then(|e| e.object.account_id.as_deref()),
         token_sha256 = audit.token_fingerprint.as_deref(),
+        admin_api_status = audit.admin_api_status,
         "webhook decision"
     );
 }

@@ -48,6 +48,7 @@ async fn not_found_or_refused_means_already_revoked_and_is_not_retried() {
         );
         assert_eq!(revoke_calls(&server).await.len(), 1, "{status}: no retry");
         assert_eq!(logs.audit_lines()[0]["outcome"], "already_revoked");
+        assert_eq!(logs.audit_lines()[0]["admin_api_status"], status);
     }
 }
 
