@@ -127,14 +127,53 @@ impl Outcome {
     }
 }
 
-/// What the audit line says about the event; never the token itself.
-#[derive(Default)]
-struct Audit<'a> {
-    event: Option<&'a WebhookEvent>,
+/// What the audit line says about a delivery; never the token itself.
+#[derive(Debug, Default)]
+struct Audit {
+    event_type: Option<String>,
+    action: Option<String>,
+    object: Option<String>,
+    application_id: Option<String>,
+    account_id: Option<String>,
     token_fingerprint: Option<String>,
     // What 3scale answered when it did not revoke: tells a dead token (403) from a wrong
     // admin_url (404) when reading the logs.
     admin_api_status: Option<u16>,
+}
+
+impl Audit {
+    fn record_event(&mut self, event: &WebhookEvent) {
+        self.event_type = Some(event.event_type.clone());
+        self.action = Some(event.action.clone());
+        self.object = Some(event.object.kind.clone());
+        self.application_id = event
+            .object
+            .id
+            .clone()
+            .filter(|_| event.object.kind == "application");
+        self.account_id = event.object.account_id.clone();
+    }
+
+    fn log(&self, outcome: &Outcome) {
+        let reason = match outcome {
+            Outcome::Ignored(reason) => Some(*reason),
+            _ => None,
+        };
+        tracing::info!(
+            audit = true,
+            outcome = outcome.name(),
+            status = outcome.status().as_u16(),
+            reason,
+            event_type = self.event_type.as_deref(),
+            action = self.action.as_deref(),
+            object = self.object.as_deref(),
+            application_id = self.application_id.as_deref(),
+            account_id = self.account_id.as_deref(),
+            token_sha256 = self.token_fingerprint.as_deref(),
+            admin_api_status = self.admin_api_status,
+            "webhook decision"
+        );
+    }
 }
 
 impl<P: PortalSource, R: TokenRevoker> App<P, R> {
@@ -154,103 +193,81 @@ impl<P: PortalSource, R: TokenRevoker> App<P, R> {
 
     /// The response for one delivery, with exactly one audit log line.
     pub async fn respond(&self, request: &Request) -> Response<Body> {
-        let body = request.body().as_ref();
-        let decoded;
         let mut audit = Audit::default();
-        let outcome = 'decide: {
-            let method = request.method();
-            if method != Method::GET && method != Method::POST {
-                break 'decide Outcome::MethodNotAllowed;
-            }
-            if body.len() > MAX_BODY_BYTES {
-                break 'decide Outcome::TooLarge;
-            }
-            let portal = match self.portal.admin_portal().await {
-                Ok(portal) => portal,
-                Err(err) => {
-                    tracing::error!(error = %err, "admin portal configuration unavailable");
-                    break 'decide Outcome::ConfigUnavailable;
-                }
-            };
-            let query = request.query_string_parameters_ref();
-            if let Some(expected) = portal.webhook_secret() {
-                let presented = query.and_then(|q| q.first("secret")).unwrap_or_default();
-                if !expected.matches(presented) {
-                    break 'decide Outcome::Unauthorized;
-                }
-            }
-            if method == Method::GET {
-                break 'decide if query.and_then(|q| q.first("ping")) == Some("3scale") {
-                    Outcome::Pong
-                } else {
-                    Outcome::Ignored("GET without ping=3scale")
-                };
-            }
-            decoded = match webhook::decode(body) {
-                Ok(event) => event,
-                Err(err) => break 'decide Outcome::BadEvent(err),
-            };
-            let event = &decoded;
-            audit.event = Some(event);
-            if !self
-                .settings
-                .revoke_on
-                .matches(&event.event_type, &event.action)
-            {
-                break 'decide Outcome::Ignored("event type and action are not in REVOKE_ON");
-            }
-            let Some(raw_token) = event.extra_field(&self.settings.token_field) else {
-                break 'decide Outcome::Ignored("the event has no token extra field");
-            };
-            let token = match AccessToken::parse(raw_token) {
-                Ok(token) => token,
-                Err(err) => break 'decide Outcome::BadToken(err.to_string()),
-            };
-            audit.token_fingerprint = Some(token.fingerprint());
-            if self.settings.dry_run {
-                break 'decide Outcome::DryRun;
-            }
-            match self.revoker.revoke(&portal, &token).await {
-                Revocation::Revoked => Outcome::Revoked,
-                Revocation::AlreadyRevoked(status) => {
-                    audit.admin_api_status = Some(status.as_u16());
-                    Outcome::AlreadyRevoked
-                }
-                Revocation::Rejected(status) => {
-                    audit.admin_api_status = Some(status.as_u16());
-                    Outcome::AdminRejected(status.as_u16())
-                }
-                Revocation::Unavailable(reason) => {
-                    tracing::warn!(reason = %reason, "admin API unavailable");
-                    Outcome::AdminUnavailable
-                }
-            }
-        };
-        log_decision(&outcome, &audit);
+        let outcome = self.decide(request, &mut audit).await;
+        audit.log(&outcome);
         outcome.into_response()
     }
-}
 
-fn log_decision(outcome: &Outcome, audit: &Audit<'_>) {
-    let event = audit.event;
-    let reason = match outcome {
-        Outcome::Ignored(reason) => Some(*reason),
-        _ => None,
-    };
-    tracing::info!(
-        audit = true,
-        outcome = outcome.name(),
-        status = outcome.status().as_u16(),
-        reason,
-        event_type = event.map(|e| e.event_type.as_str()),
-        action = event.map(|e| e.action.as_str()),
-        object = event.map(|e| e.object.kind.as_str()),
-        application_id = event
-            .filter(|e| e.object.kind == "application")
-            .and_then(|e| e.object.id.as_deref()),
-        account_id = event.and_then(|e| e.object.account_id.as_deref()),
-        token_sha256 = audit.token_fingerprint.as_deref(),
-        admin_api_status = audit.admin_api_status,
-        "webhook decision"
-    );
+    async fn decide(&self, request: &Request, audit: &mut Audit) -> Outcome {
+        let method = request.method();
+        if method != Method::GET && method != Method::POST {
+            return Outcome::MethodNotAllowed;
+        }
+        let body = request.body().as_ref();
+        if body.len() > MAX_BODY_BYTES {
+            return Outcome::TooLarge;
+        }
+        let portal = match self.portal.admin_portal().await {
+            Ok(portal) => portal,
+            Err(err) => {
+                tracing::error!(error = %err, "admin portal configuration unavailable");
+                return Outcome::ConfigUnavailable;
+            }
+        };
+        let query = request.query_string_parameters_ref();
+        if let Some(expected) = portal.webhook_secret() {
+            let presented = query.and_then(|q| q.first("secret")).unwrap_or_default();
+            if !expected.matches(presented) {
+                return Outcome::Unauthorized;
+            }
+        }
+        if method == Method::GET {
+            return if query.and_then(|q| q.first("ping")) == Some("3scale") {
+                Outcome::Pong
+            } else {
+                Outcome::Ignored("GET without ping=3scale")
+            };
+        }
+
+        let event = match webhook::decode(body) {
+            Ok(event) => event,
+            Err(err) => return Outcome::BadEvent(err),
+        };
+        audit.record_event(&event);
+        if !self
+            .settings
+            .revoke_on
+            .matches(&event.event_type, &event.action)
+        {
+            return Outcome::Ignored("event type and action are not in REVOKE_ON");
+        }
+        let Some(raw_token) = event.extra_field(&self.settings.token_field) else {
+            return Outcome::Ignored("the event has no token extra field");
+        };
+        let token = match AccessToken::parse(raw_token) {
+            Ok(token) => token,
+            Err(err) => return Outcome::BadToken(err.to_string()),
+        };
+        audit.token_fingerprint = Some(token.fingerprint());
+        if self.settings.dry_run {
+            return Outcome::DryRun;
+        }
+
+        match self.revoker.revoke(&portal, &token).await {
+            Revocation::Revoked => Outcome::Revoked,
+            Revocation::AlreadyRevoked(status) => {
+                audit.admin_api_status = Some(status.as_u16());
+                Outcome::AlreadyRevoked
+            }
+            Revocation::Rejected(status) => {
+                audit.admin_api_status = Some(status.as_u16());
+                Outcome::AdminRejected(status.as_u16())
+            }
+            Revocation::Unavailable(reason) => {
+                tracing::warn!(reason = %reason, "admin API unavailable");
+                Outcome::AdminUnavailable
+            }
+        }
+    }
 }
