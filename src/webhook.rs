@@ -140,9 +140,8 @@ fn decode_layer(body: &[u8], allow_base64: bool) -> Result<WebhookEvent, DecodeE
     if body.is_empty() {
         return Err(DecodeError::Empty);
     }
-    if body.first() == Some(&b'<') {
-        let text = std::str::from_utf8(body).map_err(|_| DecodeError::NotUtf8)?;
-        return parse_xml(text);
+    if let Some(parsed) = parse_if_xml(body) {
+        return parsed;
     }
     if let Some(xml) = form_xml_field(body) {
         return decode_form_value(&xml, allow_base64);
@@ -155,9 +154,8 @@ fn decode_layer(body: &[u8], allow_base64: bool) -> Result<WebhookEvent, DecodeE
 
 fn decode_form_value(value: &str, allow_base64: bool) -> Result<WebhookEvent, DecodeError> {
     let value = trim(value.as_bytes());
-    if value.first() == Some(&b'<') {
-        let text = std::str::from_utf8(value).map_err(|_| DecodeError::NotUtf8)?;
-        return parse_xml(text);
+    if let Some(parsed) = parse_if_xml(value) {
+        return parsed;
     }
     match base64_decode(value) {
         Some(decoded) if allow_base64 && trim(&decoded).first() == Some(&b'<') => {
@@ -165,6 +163,15 @@ fn decode_form_value(value: &str, allow_base64: bool) -> Result<WebhookEvent, De
         }
         _ => Err(DecodeError::UnknownEncoding),
     }
+}
+
+/// `Some` when the (trimmed) bytes start like XML: then they must parse as a 3scale event.
+fn parse_if_xml(bytes: &[u8]) -> Option<Result<WebhookEvent, DecodeError>> {
+    (bytes.first() == Some(&b'<')).then(|| {
+        std::str::from_utf8(bytes)
+            .map_err(|_| DecodeError::NotUtf8)
+            .and_then(parse_xml)
+    })
 }
 
 fn form_xml_field(body: &[u8]) -> Option<Cow<'_, str>> {

@@ -6,22 +6,21 @@ use common::*;
 use std::time::{Duration, Instant};
 use wiremock::{Mock, ResponseTemplate, matchers::method};
 
-async fn deliver(admin_url: &str) -> ((u16, serde_json::Value), Logs) {
+/// Delivers `application-created` with the admin portal at `admin_url`; checks the logs.
+async fn deliver_to(admin_url: &str) -> ((u16, serde_json::Value), Logs) {
     let app = app(admin_url, Some(WEBHOOK_SECRET), &[]);
     let (logs, _guard) = Logs::capture();
-    let response = app
-        .respond(&event_request("apigw-http", "application-created"))
-        .await;
+    let answer = deliver(&app, "apigw-http", "application-created").await;
     drop(_guard);
     logs.assert_free_of(&[TOKEN, WEBHOOK_SECRET]);
-    (read(&response), logs)
+    (answer, logs)
 }
 
 #[tokio::test]
 async fn a_2xx_is_revoked() {
     for status in [200, 204] {
         let server = admin_api(ResponseTemplate::new(status)).await;
-        let ((code, body), logs) = deliver(&server.uri()).await;
+        let ((code, body), logs) = deliver_to(&server.uri()).await;
         assert_eq!(
             (code, body),
             (200, serde_json::json!({"outcome": "revoked"}))
@@ -40,7 +39,7 @@ async fn not_found_or_refused_means_already_revoked_and_is_not_retried() {
                 .set_body_string(format!("{{\"error\":\"Access denied for {TOKEN}\"}}")),
         )
         .await;
-        let ((code, body), logs) = deliver(&server.uri()).await;
+        let ((code, body), logs) = deliver_to(&server.uri()).await;
         assert_eq!(
             (code, body),
             (200, serde_json::json!({"outcome": "already_revoked"})),
@@ -65,7 +64,7 @@ async fn throttling_and_server_errors_are_retried_then_succeed() {
             .respond_with(ResponseTemplate::new(200))
             .mount(&server)
             .await;
-        let ((code, body), _) = deliver(&server.uri()).await;
+        let ((code, body), _) = deliver_to(&server.uri()).await;
         assert_eq!(
             (code, body["outcome"].as_str()),
             (200, Some("revoked")),
@@ -79,7 +78,7 @@ async fn throttling_and_server_errors_are_retried_then_succeed() {
 async fn persistent_failure_is_502_after_bounded_attempts() {
     for status in [429, 503] {
         let server = admin_api(ResponseTemplate::new(status)).await;
-        let ((code, body), logs) = deliver(&server.uri()).await;
+        let ((code, body), logs) = deliver_to(&server.uri()).await;
         assert_eq!(
             (code, body["error"].as_str()),
             (502, Some("admin_api_unavailable")),
@@ -103,7 +102,7 @@ async fn persistent_failure_is_502_after_bounded_attempts() {
 async fn a_retry_after_beyond_our_budget_gives_up_at_once() {
     let server = admin_api(ResponseTemplate::new(429).insert_header("retry-after", "120")).await;
     let started = Instant::now();
-    let ((code, _), _) = deliver(&server.uri()).await;
+    let ((code, _), _) = deliver_to(&server.uri()).await;
     assert_eq!(code, 502);
     assert_eq!(
         revoke_calls(&server).await.len(),
@@ -117,7 +116,7 @@ async fn a_retry_after_beyond_our_budget_gives_up_at_once() {
 async fn a_slow_admin_api_times_out_into_502() {
     let server = admin_api(ResponseTemplate::new(200).set_delay(Duration::from_secs(5))).await;
     let started = Instant::now();
-    let ((code, body), _) = deliver(&server.uri()).await;
+    let ((code, body), _) = deliver_to(&server.uri()).await;
     let elapsed = started.elapsed();
     assert_eq!(
         (code, body["error"].as_str()),
@@ -133,12 +132,8 @@ async fn a_slow_admin_api_times_out_into_502() {
 
 #[tokio::test]
 async fn an_unreachable_admin_api_is_502() {
-    // Bind then drop: nothing listens on this port any more.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port");
-    let ((code, body), logs) = deliver(&format!("http://127.0.0.1:{port}")).await;
+    let port = free_port();
+    let ((code, body), logs) = deliver_to(&format!("http://127.0.0.1:{port}")).await;
     assert_eq!(
         (code, body["error"].as_str()),
         (502, Some("admin_api_unavailable"))
@@ -153,7 +148,7 @@ async fn other_client_errors_and_redirects_are_502_without_retry() {
             ResponseTemplate::new(status).insert_header("location", "https://elsewhere.example/"),
         )
         .await;
-        let ((code, body), _) = deliver(&server.uri()).await;
+        let ((code, body), _) = deliver_to(&server.uri()).await;
         assert_eq!(
             (code, body["error"].as_str()),
             (502, Some("admin_api_rejected")),
@@ -180,6 +175,6 @@ async fn the_admin_url_path_prefix_is_kept() {
         .expect(1)
         .mount(&server)
         .await;
-    let ((code, body), _) = deliver(&format!("{}/tenant-a/", server.uri())).await;
+    let ((code, body), _) = deliver_to(&format!("{}/tenant-a/", server.uri())).await;
     assert_eq!((code, body["outcome"].as_str()), (200, Some("revoked")));
 }

@@ -8,7 +8,7 @@ use access_token_revoker::{AdminApiClient, App, SecretsManagerPortal};
 use base64::Engine as _;
 use common::*;
 use std::io::Read as _;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
@@ -26,10 +26,7 @@ struct Moto {
 fn moto() -> &'static Moto {
     static MOTO: OnceLock<Moto> = OnceLock::new();
     MOTO.get_or_init(|| {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("free port");
+        let port = free_port();
         let recording = std::env::temp_dir().join(format!(
             "moto-recording-{}-{port}.jsonl",
             std::process::id()
@@ -259,10 +256,7 @@ async fn a_malformed_secret_is_500_and_its_value_is_not_logged() {
 #[tokio::test]
 async fn an_unreachable_secrets_manager_is_500_not_a_crash() {
     moto();
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port");
+    let port = free_port();
     let config = aws_config::from_env()
         .endpoint_url(format!("http://127.0.0.1:{port}"))
         .load()

@@ -22,10 +22,10 @@ async fn application_created_revokes_its_token_in_every_envelope_and_delivery_sh
             let app = app(&server.uri(), Some(WEBHOOK_SECRET), &[]);
             let (logs, _guard) = Logs::capture();
 
-            let response = app.respond(&event_request(envelope, name)).await;
+            let answer = deliver(&app, envelope, name).await;
 
             assert_eq!(
-                read(&response),
+                answer,
                 (200, serde_json::json!({"outcome": "revoked"})),
                 "{envelope}/{name}"
             );
@@ -65,7 +65,7 @@ async fn other_events_are_acknowledged_and_ignored() {
             let app = app(&server.uri(), Some(WEBHOOK_SECRET), &[]);
             let (logs, _guard) = Logs::capture();
 
-            let (status, body) = read(&app.respond(&event_request(envelope, name)).await);
+            let (status, body) = deliver(&app, envelope, name).await;
 
             assert_eq!(status, 200, "{envelope}/{name}");
             assert_eq!(body["outcome"], "ignored");
@@ -85,11 +85,7 @@ async fn revoke_on_and_token_field_are_honoured() {
         None,
         &[("REVOKE_ON", "application:created,application:updated")],
     );
-    let (status, body) = read(
-        &updates
-            .respond(&event_request("apigw-http", "application-updated"))
-            .await,
-    );
+    let (status, body) = deliver(&updates, "apigw-http", "application-updated").await;
     assert_eq!((status, body["outcome"].as_str()), (200, Some("revoked")));
     let calls = revoke_calls(&server).await;
     assert_eq!(calls.len(), 1);
@@ -98,11 +94,7 @@ async fn revoke_on_and_token_field_are_honoured() {
     // With another field name, the fixture has no token to revoke.
     let server = revoking_admin_api().await;
     let other_field = app(&server.uri(), None, &[("TOKEN_FIELD", "one_time_token")]);
-    let (status, body) = read(
-        &other_field
-            .respond(&event_request("apigw-http", "application-created"))
-            .await,
-    );
+    let (status, body) = deliver(&other_field, "apigw-http", "application-created").await;
     assert_eq!(status, 200);
     assert_eq!(body["outcome"], "ignored");
     assert_eq!(body["reason"], "the event has no token extra field");
@@ -114,10 +106,7 @@ async fn dry_run_decides_without_calling_3scale() {
     let server = revoking_admin_api().await;
     let app = app(&server.uri(), None, &[("DRY_RUN", "true")]);
     let (logs, _guard) = Logs::capture();
-    let (status, body) = read(
-        &app.respond(&event_request("apigw-rest", "application-created"))
-            .await,
-    );
+    let (status, body) = deliver(&app, "apigw-rest", "application-created").await;
     assert_eq!(
         (status, body),
         (200, serde_json::json!({"outcome": "dry_run"}))
@@ -132,7 +121,7 @@ async fn ping_answers_200_in_every_envelope() {
     for envelope in ENVELOPES {
         let server = revoking_admin_api().await;
         let app = app(&server.uri(), Some(WEBHOOK_SECRET), &[]);
-        let (status, body) = read(&app.respond(&event_request(envelope, "ping")).await);
+        let (status, body) = deliver(&app, envelope, "ping").await;
         assert_eq!(
             (status, body),
             (200, serde_json::json!({"outcome": "pong"})),

@@ -239,6 +239,14 @@ impl<'a> MakeWriter<'a> for Logs {
     }
 }
 
+/// A loopback port nothing listens on any more (bound, then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
 /// Sends `events/{envelope}/{name}.json` through the handler; returns status and JSON body.
 pub async fn deliver<P, R>(app: &App<P, R>, envelope: &str, name: &str) -> (u16, serde_json::Value)
 where
