@@ -1,56 +1,258 @@
 #!/usr/bin/env python3
-"""A loopback stand-in for the 3scale admin portal's personal access token API, for local runs.
+"""A loopback stand-in for a 3scale admin portal (porta), for the local loop and the tests.
 
-DELETE /admin/api/personal/access_tokens/{token}.json?access_token={token}
-  -> 200 the first time, 403 afterwards (as 3scale does: a revoked token cannot authenticate).
-FAKE_ADMIN_STATUS=503 forces a status for every call, to watch the function retry.
-Logs a short SHA-256 fingerprint, never the token.
+It answers as porta's own source does (3scale/porta; see ../shared/threescale/porta-facts.md):
+
+* Authentication comes before any lookup (app/lib/api_authentication/by_access_token.rb): the
+  token is the `access_token` parameter, else the HTTP Basic user name or password, whichever is
+  non-empty. A Bearer header is not understood. An unknown or revoked token gets
+  403 {"error":"Access denied"} (app/lib/filters/provider_required.rb); a token without the account_management scope, or a read-only one
+  that tries to write, gets 403 {"error":"Your access token does not have the correct permissions"}.
+* GET /admin/api/personal/access_tokens.json lists the caller's tokens, never their values.
+* DELETE /admin/api/personal/access_tokens/{id_or_value}.json runs find_from_id_or_value!: the
+  numeric id first, with Rails' cast of a string to its leading integer ("7a3f" -> 7), then the
+  value; 404 {"status":"Not found"} if neither matches one of the caller's tokens; 200, empty.
+
+Control endpoints for tests live under /__stand_in/ (porta has nothing there):
+  POST /__stand_in/tokens    {"value", "id"?, "user"?, "scopes"?, "permission"?} -> {"id": N}
+  GET  /__stand_in/tokens    the live tokens
+  POST /__stand_in/faults    [{"method"?, "path"? (regex), "status"?, "body"?, "headers"?,
+                               "delay_ms"?, "times"?, "after"?}]: answered instead of porta, in
+                             order; with "after": true porta acts first and its answer is replaced
+  GET  /__stand_in/requests  every porta request received: method, path, query, auth kind
+
+Usage: fake-admin-api.py [--host H] [--port P (0 picks one)] [--seed FILE.json]
+By default it seeds scripts/local-porta.json: the events/ fixture tokens, alive, and a
+long-lived token that must survive. `--seed ""` starts with no tokens.
+The first line on stdout is the base URL. FAKE_ADMIN_PORT and FAKE_ADMIN_STATUS (a status forced
+on every porta request, to watch the function retry) are read from the environment.
+Logs a short SHA-256 fingerprint of a token, never the token.
 """
+import argparse
+import base64
 import hashlib
 import http.server
 import json
 import os
 import re
 import sys
+import threading
+import time
 import urllib.parse
 
-HOST = os.environ.get("FAKE_ADMIN_HOST", "127.0.0.1")
-PORT = int(os.environ.get("FAKE_ADMIN_PORT", "9001"))
-FORCED = os.environ.get("FAKE_ADMIN_STATUS")
-PATH = re.compile(r"^/admin/api/personal/access_tokens/([A-Za-z0-9_-]+)\.json$")
-revoked = set()
+# app/lib/filters/provider_required.rb: no token behind the request, so no provider account.
+ACCESS_DENIED = (403, {"error": "Access denied"})
+NOT_PERMITTED = (403, {"error": "Your access token does not have the correct permissions"})
+NOT_FOUND = (404, {"status": "Not found"})
+TOKENS = "/admin/api/personal/access_tokens"
+TOKEN_PATH = re.compile(r"^/admin/api/personal/access_tokens/([^/]+)\.json$")
+# Ruby's String#to_i: leading digits, single underscores allowed between them.
+RUBY_TO_I = re.compile(r"^\s*[+-]?\d+(?:_\d+)*")
+
+
+def fingerprint(value):
+    return hashlib.sha256(value.encode()).hexdigest()[:8]
+
+
+def ruby_to_i(text):
+    match = RUBY_TO_I.match(text)
+    return int(match.group(0).replace("_", "")) if match else 0
+
+
+class Porta:
+    """The tenant's state: tokens, queued faults and the request log."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.tokens = {}  # id -> {id, value, user, scopes, permission, name}
+        self.next_id = 1
+        self.faults = []
+        self.requests = []
+        forced = os.environ.get("FAKE_ADMIN_STATUS")
+        if forced:
+            self.faults.append({"status": int(forced), "times": None,
+                                "body": {"error": "forced by FAKE_ADMIN_STATUS"}})
+
+    def add_token(self, spec):
+        with self.lock:
+            token_id = int(spec.get("id") or self.next_id)
+            if token_id in self.tokens:
+                raise ValueError("id taken")
+            self.next_id = max(self.next_id, token_id) + 1
+            self.tokens[token_id] = {
+                "id": token_id,
+                "value": str(spec["value"]),
+                "user": int(spec.get("user", 1)),
+                "scopes": list(spec.get("scopes", ["account_management"])),
+                "permission": spec.get("permission", "rw"),
+                "name": spec.get("name", f"token {token_id}"),
+            }
+            return token_id
+
+    def authenticate(self, value):
+        """by_access_token.rb: the tenant's token with this value, or None."""
+        if not value:
+            return None
+        return next((t for t in self.tokens.values() if t["value"] == value), None)
+
+    def take_fault(self, method, path):
+        with self.lock:
+            for fault in self.faults:
+                if fault.get("method", method) != method:
+                    continue
+                if not re.search(fault.get("path", ""), path):
+                    continue
+                if fault.get("times") is not None:
+                    fault["times"] -= 1
+                    if fault["times"] <= 0:
+                        self.faults.remove(fault)
+                return fault
+        return None
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
-    def do_DELETE(self):
-        url = urllib.parse.urlsplit(self.path)
-        match = PATH.match(url.path)
-        auth = urllib.parse.parse_qs(url.query).get("access_token", [""])[0]
-        if not match:
-            return self.answer(404, {"status": "Not found"}, "-")
-        token = match.group(1)
-        tag = hashlib.sha256(token.encode()).hexdigest()[:8]
-        if FORCED:
-            return self.answer(int(FORCED), {"error": "forced by FAKE_ADMIN_STATUS"}, tag)
-        if auth != token or token in revoked:
-            return self.answer(403, {"error": "Access denied"}, tag)
-        revoked.add(token)
-        return self.answer(200, {}, tag)
+    # Keep-alive, as porta's front end does: the function reuses its connection.
+    protocol_version = "HTTP/1.1"
+    porta = None
 
-    def answer(self, status, body, tag):
-        data = json.dumps(body).encode()
+    def do_GET(self):
+        self.route("GET")
+
+    def do_DELETE(self):
+        self.route("DELETE")
+
+    def do_POST(self):
+        self.route("POST")
+
+    def do_PUT(self):
+        self.route("PUT")
+
+    def route(self, method):
+        url = urllib.parse.urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        if url.path.startswith("/__stand_in/"):
+            return self.control(method, url.path, body)
+        auth, token_value = self.credentials(url.query, body)
+        with self.porta.lock:
+            self.porta.requests.append(
+                {"method": method, "path": url.path, "query": url.query, "auth": auth})
+        fault = self.porta.take_fault(method, url.path) or {}
+        time.sleep(fault.get("delay_ms", 0) / 1000)
+        if "status" in fault and not fault.get("after"):
+            return self.answer(fault["status"], fault.get("body"), fault.get("headers"))
+        status, payload = self.porta_answer(method, url.path, token_value)
+        if "status" in fault:  # "after": porta acted, but its answer is lost on the way back
+            status, payload = fault["status"], fault.get("body")
+        self.answer(status, payload, fault.get("headers"))
+        tag = fingerprint(token_value) if token_value else "-"
+        sys.stderr.write(f"fake 3scale admin API: {method} {TOKEN_PATH.sub('…', url.path)}"
+                         f" token sha256:{tag} -> {status}\n")
+
+    def credentials(self, query, body):
+        params = urllib.parse.parse_qs(query, keep_blank_values=True)
+        if self.headers.get("Content-Type", "").startswith("application/x-www-form-urlencoded"):
+            params.update(urllib.parse.parse_qs(body.decode("utf-8", "replace"),
+                                                keep_blank_values=True))
+        # params.fetch(:access_token) { basic }: a blank parameter still wins over the header.
+        if "access_token" in params:
+            return "query", params["access_token"][0]
+        header = self.headers.get("Authorization", "")
+        if header.startswith("Basic "):
+            try:
+                user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+            except ValueError:
+                return "basic", ""
+            return "basic", user or password
+        return ("bearer" if header.startswith("Bearer ") else "none"), ""
+
+    def porta_answer(self, method, path, token_value):
+        with self.porta.lock:
+            caller = self.porta.authenticate(token_value)
+            if caller is None:
+                return ACCESS_DENIED
+            if "account_management" not in caller["scopes"]:
+                return NOT_PERMITTED
+            own = [t for t in self.porta.tokens.values() if t["user"] == caller["user"]]
+            if method == "GET" and path == TOKENS + ".json":
+                return 200, {"access_tokens": [{"access_token": {
+                    k: t[k] for k in ("id", "name", "scopes", "permission")}} for t in own]}
+            match = TOKEN_PATH.match(path)
+            if method == "DELETE" and match:
+                if caller["permission"] != "rw":
+                    return NOT_PERMITTED
+                key = urllib.parse.unquote(match.group(1))
+                target = (next((t for t in own if t["id"] == ruby_to_i(key)), None)
+                          or next((t for t in own if t["value"] == key), None))
+                if target is None:
+                    return NOT_FOUND
+                del self.porta.tokens[target["id"]]
+                return 200, None
+            return NOT_FOUND
+
+    def control(self, method, path, body):
+        porta = self.porta
+        try:
+            data = json.loads(body) if body else None
+            if (method, path) == ("POST", "/__stand_in/tokens"):
+                return self.answer(201, {"id": porta.add_token(data)})
+            if (method, path) == ("GET", "/__stand_in/tokens"):
+                with porta.lock:
+                    return self.answer(200, list(porta.tokens.values()))
+            if (method, path) == ("POST", "/__stand_in/faults"):
+                with porta.lock:
+                    # One answer each unless "times" says otherwise; "times": null is for ever.
+                    porta.faults.extend(dict({"times": 1}, **fault) for fault in data)
+                return self.answer(204, None)
+            if (method, path) == ("GET", "/__stand_in/requests"):
+                with porta.lock:
+                    return self.answer(200, porta.requests)
+        except (ValueError, KeyError, TypeError) as err:
+            return self.answer(400, {"error": type(err).__name__})
+        return self.answer(404, NOT_FOUND[1])
+
+    def answer(self, status, payload, headers=None):
+        if payload is None:
+            data = b""
+        elif isinstance(payload, str):
+            data = payload.encode()
+        else:
+            data = json.dumps(payload).encode()
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        if data:
+            self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
-        sys.stderr.write(f"fake 3scale admin API: DELETE token sha256:{tag} -> {status}\n")
 
     def log_message(self, *args):
         pass  # the default line has the path, and with it the token
 
 
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default=os.environ.get("FAKE_ADMIN_HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("FAKE_ADMIN_PORT", "9001")))
+    parser.add_argument("--seed", default=os.path.join(os.path.dirname(__file__), "local-porta.json"),
+                        help="JSON list of tokens to create at start ('' for none)")
+    args = parser.parse_args()
+    Handler.porta = Porta()
+    if args.seed:
+        with open(args.seed, encoding="utf-8") as seed:
+            for spec in json.load(seed):
+                Handler.porta.add_token(spec)
+    server = http.server.ThreadingHTTPServer((args.host, args.port), Handler)
+    server.daemon_threads = True
+    url = f"http://{args.host}:{server.server_address[1]}"
+    print(url, flush=True)
+    sys.stderr.write(f"fake 3scale admin API on {url}\n")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
 if __name__ == "__main__":
-    server = http.server.ThreadingHTTPServer((HOST, PORT), Handler)
-    sys.stderr.write(f"fake 3scale admin API on http://{HOST}:{PORT}\n")
-    server.serve_forever()
+    main()

@@ -11,6 +11,8 @@ use tokio::sync::Mutex;
 
 /// Extra field that holds the token unless `TOKEN_FIELD` says otherwise.
 pub const DEFAULT_TOKEN_FIELD: &str = "token_value";
+/// Extra field that may hold the token's numeric id unless `TOKEN_ID_FIELD` says otherwise.
+pub const DEFAULT_TOKEN_ID_FIELD: &str = "token_id";
 /// Events acted on unless `REVOKE_ON` says otherwise.
 pub const DEFAULT_REVOKE_ON: &str = "application:created";
 /// Secret cache lifetime unless `SECRET_TTL_SECONDS` says otherwise.
@@ -23,6 +25,8 @@ pub struct Settings {
     pub portal: PortalSetting,
     /// Name of the application extra field that carries the token.
     pub token_field: String,
+    /// Name of the application extra field that may carry the token's numeric id.
+    pub token_id_field: String,
     /// Which `type:action` events trigger a revocation.
     pub revoke_on: EventFilter,
     /// How long a fetched secret is trusted before it is fetched again.
@@ -82,6 +86,14 @@ impl Settings {
         };
 
         let token_field = get("TOKEN_FIELD").unwrap_or_else(|| DEFAULT_TOKEN_FIELD.to_owned());
+        let token_id_field =
+            get("TOKEN_ID_FIELD").unwrap_or_else(|| DEFAULT_TOKEN_ID_FIELD.to_owned());
+        if token_id_field == token_field {
+            return Err(ConfigError::Invalid {
+                name: "TOKEN_ID_FIELD",
+                why: "must differ from TOKEN_FIELD".to_owned(),
+            });
+        }
         let revoke_on = EventFilter::parse(
             get("REVOKE_ON").as_deref().unwrap_or(DEFAULT_REVOKE_ON),
         )
@@ -109,6 +121,7 @@ impl Settings {
         Ok(Self {
             portal,
             token_field,
+            token_id_field,
             revoke_on,
             secret_ttl,
             dry_run,
@@ -348,6 +361,7 @@ mod tests {
     fn defaults_apply_when_only_the_admin_url_is_set() {
         let s = settings(&[("THREESCALE_ADMIN_URL", "http://127.0.0.1:9001")]).expect("valid");
         assert_eq!(s.token_field, "token_value");
+        assert_eq!(s.token_id_field, "token_id");
         assert_eq!(s.secret_ttl, Duration::from_secs(300));
         assert!(!s.dry_run);
         assert!(s.revoke_on.matches("application", "created"));
@@ -376,6 +390,7 @@ mod tests {
             ("REVOKE_ON", " , "),
             ("SECRET_TTL_SECONDS", "five"),
             ("DRY_RUN", "maybe"),
+            ("TOKEN_ID_FIELD", "token_value"),
         ] {
             match settings(&[base, (name, value)]) {
                 Err(ConfigError::Invalid { name: got, .. }) => assert_eq!(got, name),

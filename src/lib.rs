@@ -2,14 +2,18 @@
 //! application a token created, revoke that token through the Account Management API.
 
 pub mod admin_api;
+pub mod audit;
 pub mod config;
+pub mod decision;
 pub mod handler;
+pub mod outcome;
 pub mod sensitive;
 pub mod webhook;
 
-pub use admin_api::{AdminApiClient, RetryPolicy, Revocation, TokenRevoker};
+pub use admin_api::{AdminApiClient, RetryPolicy, Revocation, TokenRevoker, Verdict};
 pub use config::{
     AdminPortal, FixedPortal, PortalSetting, PortalSource, SecretsManagerPortal, Settings,
 };
-pub use handler::{App, Outcome};
+pub use handler::App;
+pub use outcome::Outcome;
 pub use webhook::{WebhookEvent, decode};

@@ -13,7 +13,6 @@ use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
-use wiremock::ResponseTemplate;
 
 struct Moto {
     recording: PathBuf,
@@ -142,15 +141,15 @@ async fn with_secret(
     ttl: Duration,
 ) -> (
     aws_sdk_secretsmanager::Client,
-    wiremock::MockServer,
+    Porta,
     App<SecretsManagerPortal, AdminApiClient>,
 ) {
     let client = secrets_client().await;
-    let server = admin_api(ResponseTemplate::new(200)).await;
-    let json = secret_json(&server.uri(), Some(WEBHOOK_SECRET));
+    let porta = Porta::with_fixture_tokens().await;
+    let json = secret_json(porta.url(), Some(WEBHOOK_SECRET));
     create_secret(&client, secret_id, &json).await;
     let app = app_with_secret(client.clone(), secret_id, ttl);
-    (client, server, app)
+    (client, porta, app)
 }
 
 fn app_with_secret(
@@ -168,21 +167,31 @@ fn app_with_secret(
 #[tokio::test]
 async fn the_secret_configures_the_function_and_is_fetched_once_per_ttl() {
     let secret_id = "threescale/cached";
-    let (client, server, app) = with_secret(secret_id, Duration::from_secs(300)).await;
+    let (client, porta, app) = with_secret(secret_id, Duration::from_secs(300)).await;
     let (logs, _guard) = Logs::capture();
 
-    for _ in 0..5 {
+    for attempt in 0..5 {
         let (status, body) = deliver(&app, "apigw-rest", "application-created").await;
-        assert_eq!((status, body["outcome"].as_str()), (200, Some("revoked")));
+        let expected = if attempt == 0 {
+            "revoked"
+        } else {
+            "already_revoked"
+        };
+        assert_eq!((status, body["outcome"].as_str()), (200, Some(expected)));
     }
-    assert_eq!(revoke_calls(&server).await.len(), 5);
+    assert!(!porta.is_alive(TOKEN).await);
+    assert_eq!(
+        porta.deletes().await,
+        1,
+        "a dead token is never deleted again"
+    );
     assert_eq!(get_secret_value_calls(secret_id), 1, "cached for the TTL");
 
     // Within the TTL a rotated secret is not seen yet: the old shared secret still works.
     put_secret(
         &client,
         secret_id,
-        &secret_json(&server.uri(), Some("rotated-secret")),
+        &secret_json(porta.url(), Some("rotated-secret")),
     )
     .await;
     let (status, _) = deliver(&app, "apigw-rest", "application-created").await;
@@ -194,14 +203,14 @@ async fn the_secret_configures_the_function_and_is_fetched_once_per_ttl() {
 #[tokio::test]
 async fn an_expired_cache_fetches_again_and_sees_a_rotation() {
     let secret_id = "threescale/rotating";
-    let (client, server, app) = with_secret(secret_id, Duration::ZERO).await;
+    let (client, porta, app) = with_secret(secret_id, Duration::ZERO).await;
 
     let (status, _) = deliver(&app, "apigw-http", "application-created").await;
     assert_eq!(status, 200);
     put_secret(
         &client,
         secret_id,
-        &secret_json(&server.uri(), Some("rotated-secret")),
+        &secret_json(porta.url(), Some("rotated-secret")),
     )
     .await;
     let (status, body) = deliver(&app, "apigw-http", "application-created").await;
@@ -216,7 +225,7 @@ async fn an_expired_cache_fetches_again_and_sees_a_rotation() {
 #[tokio::test]
 async fn a_missing_secret_is_500_json_and_no_revocation() {
     let client = secrets_client().await;
-    let server = admin_api(ResponseTemplate::new(200)).await;
+    let porta = Porta::with_fixture_tokens().await;
     let app = app_with_secret(
         client,
         "threescale/does-not-exist",
@@ -228,7 +237,7 @@ async fn a_missing_secret_is_500_json_and_no_revocation() {
         (status, body["error"].as_str()),
         (500, Some("configuration_unavailable"))
     );
-    assert!(revoke_calls(&server).await.is_empty());
+    assert_eq!(porta.deletes().await, 0);
     assert!(logs.text().contains("ResourceNotFoundException"));
     assert_eq!(
         logs.audit_lines()[0]["outcome"],
@@ -277,7 +286,7 @@ async fn an_unreachable_secrets_manager_is_500_not_a_crash() {
 async fn a_failed_refresh_serves_the_last_good_configuration_for_another_ttl() {
     let ttl = Duration::from_secs(2);
     let secret_id = "threescale/outage";
-    let (client, server, app) = with_secret(secret_id, ttl).await;
+    let (client, porta, app) = with_secret(secret_id, ttl).await;
     assert_eq!(
         deliver(&app, "apigw-http", "application-created").await.0,
         200
@@ -293,12 +302,17 @@ async fn a_failed_refresh_serves_the_last_good_configuration_for_another_ttl() {
     tokio::time::sleep(ttl + Duration::from_millis(200)).await;
     for _ in 0..3 {
         let (status, body) = deliver(&app, "apigw-http", "application-created").await;
-        assert_eq!((status, body["outcome"].as_str()), (200, Some("revoked")));
+        assert_eq!(
+            (status, body["outcome"].as_str()),
+            (200, Some("already_revoked")),
+            "the admin portal is still reached"
+        );
     }
     assert_eq!(
         get_secret_value_calls(secret_id),
         2,
         "one failed refresh, then the stale value is trusted for another TTL"
     );
-    assert_eq!(revoke_calls(&server).await.len(), 4);
+    // One revocation (list, delete, verify), then one refused listing per delivery.
+    assert_eq!(porta.calls().await.len(), 3 + 3);
 }

@@ -1,14 +1,9 @@
 //! The HTTP edge, driven with the events/ fixtures of every envelope (API Gateway REST,
-//! HTTP API, Function URL) against a loopback stand-in for the 3scale admin API.
+//! HTTP API, Function URL) against a loopback stand-in for the 3scale admin portal.
 
 mod common;
 
 use common::*;
-use wiremock::ResponseTemplate;
-
-async fn revoking_admin_api() -> wiremock::MockServer {
-    admin_api(ResponseTemplate::new(200).set_body_json(serde_json::json!({}))).await
-}
 
 #[tokio::test]
 async fn application_created_revokes_its_token_in_every_envelope_and_delivery_shape() {
@@ -18,8 +13,8 @@ async fn application_created_revokes_its_token_in_every_envelope_and_delivery_sh
             "application-created-form",
             "application-created-base64",
         ] {
-            let server = revoking_admin_api().await;
-            let app = app(&server.uri(), Some(WEBHOOK_SECRET), &[]);
+            let porta = Porta::with_fixture_tokens().await;
+            let app = app(porta.url(), Some(WEBHOOK_SECRET), &[]);
             let (logs, _guard) = Logs::capture();
 
             let answer = deliver(&app, envelope, name).await;
@@ -29,14 +24,13 @@ async fn application_created_revokes_its_token_in_every_envelope_and_delivery_sh
                 (200, serde_json::json!({"outcome": "revoked"})),
                 "{envelope}/{name}"
             );
-            let calls = revoke_calls(&server).await;
-            assert_eq!(calls.len(), 1, "{envelope}/{name}");
+            assert_eq!(porta.deletes().await, 1, "{envelope}/{name}");
+            assert!(!porta.is_alive(TOKEN).await);
             assert_eq!(
-                calls[0].url.path(),
-                format!("/admin/api/personal/access_tokens/{TOKEN}.json")
+                porta.live_ids().await,
+                vec![1, 102],
+                "no other token touched"
             );
-            let query: Vec<(String, String)> = calls[0].url.query_pairs().into_owned().collect();
-            assert_eq!(query, vec![("access_token".to_owned(), TOKEN.to_owned())]);
 
             let audit = logs.audit_lines();
             assert_eq!(audit.len(), 1, "one audit line per decision");
@@ -61,8 +55,8 @@ async fn other_events_are_acknowledged_and_ignored() {
             "account-created",
             "user-created",
         ] {
-            let server = revoking_admin_api().await;
-            let app = app(&server.uri(), Some(WEBHOOK_SECRET), &[]);
+            let porta = Porta::with_fixture_tokens().await;
+            let app = app(porta.url(), Some(WEBHOOK_SECRET), &[]);
             let (logs, _guard) = Logs::capture();
 
             let (status, body) = deliver(&app, envelope, name).await;
@@ -70,7 +64,7 @@ async fn other_events_are_acknowledged_and_ignored() {
             assert_eq!(status, 200, "{envelope}/{name}");
             assert_eq!(body["outcome"], "ignored");
             assert_eq!(body["reason"], "event type and action are not in REVOKE_ON");
-            assert!(revoke_calls(&server).await.is_empty(), "{envelope}/{name}");
+            assert!(porta.deletes().await == 0, "{envelope}/{name}");
             assert_eq!(logs.audit_lines().len(), 1);
             logs.assert_free_of(&[TOKEN, TOKEN_UPDATED, WEBHOOK_SECRET]);
         }
@@ -79,39 +73,39 @@ async fn other_events_are_acknowledged_and_ignored() {
 
 #[tokio::test]
 async fn revoke_on_and_token_field_are_honoured() {
-    let server = revoking_admin_api().await;
+    let porta = Porta::with_fixture_tokens().await;
     let updates = app(
-        &server.uri(),
+        porta.url(),
         None,
         &[("REVOKE_ON", "application:created,application:updated")],
     );
     let (status, body) = deliver(&updates, "apigw-http", "application-updated").await;
     assert_eq!((status, body["outcome"].as_str()), (200, Some("revoked")));
-    let calls = revoke_calls(&server).await;
-    assert_eq!(calls.len(), 1);
-    assert!(calls[0].url.path().contains(TOKEN_UPDATED));
+    assert_eq!(porta.deletes().await, 1);
+    assert!(!porta.is_alive(TOKEN_UPDATED).await);
+    assert!(porta.is_alive(TOKEN).await);
 
     // With another field name, the fixture has no token to revoke.
-    let server = revoking_admin_api().await;
-    let other_field = app(&server.uri(), None, &[("TOKEN_FIELD", "one_time_token")]);
+    let porta = Porta::with_fixture_tokens().await;
+    let other_field = app(porta.url(), None, &[("TOKEN_FIELD", "one_time_token")]);
     let (status, body) = deliver(&other_field, "apigw-http", "application-created").await;
     assert_eq!(status, 200);
     assert_eq!(body["outcome"], "ignored");
     assert_eq!(body["reason"], "the event has no token extra field");
-    assert!(revoke_calls(&server).await.is_empty());
+    assert!(porta.deletes().await == 0);
 }
 
 #[tokio::test]
 async fn dry_run_decides_without_calling_3scale() {
-    let server = revoking_admin_api().await;
-    let app = app(&server.uri(), None, &[("DRY_RUN", "true")]);
+    let porta = Porta::with_fixture_tokens().await;
+    let app = app(porta.url(), None, &[("DRY_RUN", "true")]);
     let (logs, _guard) = Logs::capture();
     let (status, body) = deliver(&app, "apigw-rest", "application-created").await;
     assert_eq!(
         (status, body),
         (200, serde_json::json!({"outcome": "dry_run"}))
     );
-    assert!(revoke_calls(&server).await.is_empty());
+    assert!(porta.deletes().await == 0);
     assert_eq!(logs.audit_lines()[0]["outcome"], "dry_run");
     logs.assert_free_of(&[TOKEN]);
 }
@@ -119,15 +113,15 @@ async fn dry_run_decides_without_calling_3scale() {
 #[tokio::test]
 async fn ping_answers_200_in_every_envelope() {
     for envelope in ENVELOPES {
-        let server = revoking_admin_api().await;
-        let app = app(&server.uri(), Some(WEBHOOK_SECRET), &[]);
+        let porta = Porta::with_fixture_tokens().await;
+        let app = app(porta.url(), Some(WEBHOOK_SECRET), &[]);
         let (status, body) = deliver(&app, envelope, "ping").await;
         assert_eq!(
             (status, body),
             (200, serde_json::json!({"outcome": "pong"})),
             "{envelope}"
         );
-        assert!(revoke_calls(&server).await.is_empty());
+        assert!(porta.deletes().await == 0);
     }
 }
 
@@ -141,8 +135,8 @@ async fn a_missing_or_wrong_secret_is_401_and_revokes_nothing() {
             vec![("secret", "local-webhook-secret-and-more")],
             vec![("Secret", WEBHOOK_SECRET)],
         ] {
-            let server = revoking_admin_api().await;
-            let app = app(&server.uri(), Some(WEBHOOK_SECRET), &[]);
+            let porta = Porta::with_fixture_tokens().await;
+            let app = app(porta.url(), Some(WEBHOOK_SECRET), &[]);
             let (logs, _guard) = Logs::capture();
             let request = edited_request(envelope, "application-created", |e| set_query(e, &query));
 
@@ -150,7 +144,7 @@ async fn a_missing_or_wrong_secret_is_401_and_revokes_nothing() {
 
             assert_eq!(status, 401, "{envelope} {query:?}");
             assert_eq!(body["error"], "unauthorized");
-            assert!(revoke_calls(&server).await.is_empty());
+            assert!(porta.deletes().await == 0);
             assert_eq!(logs.audit_lines()[0]["outcome"], "unauthorized");
             logs.assert_free_of(&[TOKEN, WEBHOOK_SECRET]);
         }
@@ -159,8 +153,8 @@ async fn a_missing_or_wrong_secret_is_401_and_revokes_nothing() {
 
 #[tokio::test]
 async fn without_a_configured_secret_the_query_is_not_checked() {
-    let server = revoking_admin_api().await;
-    let app = app(&server.uri(), None, &[]);
+    let porta = Porta::with_fixture_tokens().await;
+    let app = app(porta.url(), None, &[]);
     let request = edited_request("function-url", "application-created", |e| set_query(e, &[]));
     let (status, body) = read(&app.respond(&request).await);
     assert_eq!((status, body["outcome"].as_str()), (200, Some("revoked")));
@@ -183,8 +177,8 @@ async fn bad_bodies_get_4xx_json_and_revoke_nothing() {
     ];
     for envelope in ENVELOPES {
         for (body, want_status, want_error) in &cases {
-            let server = revoking_admin_api().await;
-            let app = app(&server.uri(), Some(WEBHOOK_SECRET), &[]);
+            let porta = Porta::with_fixture_tokens().await;
+            let app = app(porta.url(), Some(WEBHOOK_SECRET), &[]);
             let request =
                 edited_request(envelope, "application-created", |e| set_text_body(e, body));
             let (status, json) = read(&app.respond(&request).await);
@@ -194,7 +188,7 @@ async fn bad_bodies_get_4xx_json_and_revoke_nothing() {
                 "{envelope}"
             );
             assert!(json["message"].is_string());
-            assert!(revoke_calls(&server).await.is_empty());
+            assert!(porta.deletes().await == 0);
         }
     }
 }
@@ -213,8 +207,8 @@ async fn a_token_that_cannot_be_a_3scale_token_is_400_and_never_sent() {
     ] {
         let escaped = bad.replace('&', "&amp;");
         let body = xml.replace(TOKEN, &escaped);
-        let server = revoking_admin_api().await;
-        let app = app(&server.uri(), None, &[]);
+        let porta = Porta::with_fixture_tokens().await;
+        let app = app(porta.url(), None, &[]);
         let (logs, _guard) = Logs::capture();
         let request = edited_request("apigw-http", "application-created", |e| {
             set_text_body(e, &body)
@@ -225,13 +219,13 @@ async fn a_token_that_cannot_be_a_3scale_token_is_400_and_never_sent() {
             (400, Some("invalid_token")),
             "{bad}"
         );
-        assert!(revoke_calls(&server).await.is_empty());
+        assert!(porta.deletes().await == 0);
         logs.assert_free_of(&[bad]);
     }
     // An empty field is the same as no field: 3scale omits empty values anyway.
     let body = xml.replace(TOKEN, "");
-    let server = revoking_admin_api().await;
-    let empty = app(&server.uri(), None, &[]);
+    let porta = Porta::with_fixture_tokens().await;
+    let empty = app(porta.url(), None, &[]);
     let request = edited_request("apigw-http", "application-created", |e| {
         set_text_body(e, &body)
     });
@@ -241,8 +235,8 @@ async fn a_token_that_cannot_be_a_3scale_token_is_400_and_never_sent() {
 
 #[tokio::test]
 async fn other_methods_are_405_and_get_without_ping_is_ignored() {
-    let server = revoking_admin_api().await;
-    let app = app(&server.uri(), None, &[]);
+    let porta = Porta::with_fixture_tokens().await;
+    let app = app(porta.url(), None, &[]);
     for envelope in ENVELOPES {
         let request = edited_request(envelope, "application-created", |e| {
             if e["version"] == "2.0" {
@@ -267,5 +261,5 @@ async fn other_methods_are_405_and_get_without_ping_is_ignored() {
         let (status, json) = read(&app.respond(&request).await);
         assert_eq!((status, json["outcome"].as_str()), (200, Some("ignored")));
     }
-    assert!(revoke_calls(&server).await.is_empty());
+    assert!(porta.deletes().await == 0);
 }

@@ -1,5 +1,9 @@
-//! Shared test helpers: fixtures from events/, a loopback 3scale admin API, log capture.
+//! Shared test helpers: fixtures from events/, a loopback 3scale admin portal, log capture.
 #![allow(dead_code)] // each test crate uses a different subset
+
+pub mod porta;
+#[allow(unused_imports)] // not every test crate talks to the admin portal
+pub use porta::Porta;
 
 use access_token_revoker::{AdminApiClient, AdminPortal, App, FixedPortal, RetryPolicy, Settings};
 use lambda_http::{Body, Request, Response};
@@ -9,8 +13,6 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tracing_subscriber::fmt::MakeWriter;
-use wiremock::matchers::{method, path_regex};
-use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// The token in events/ `application-*` payloads (see scripts/gen-events.py).
 pub const TOKEN: &str = "8c3e1f0d7b2a4c6e9f5d1b3a7c0e2f4d6b8a1c3e5f7d9b0a2c4e6f8d1b3a5c7e";
@@ -128,30 +130,6 @@ pub fn app(
         FixedPortal(Arc::new(portal)),
         AdminApiClient::new(fast_retries()).expect("HTTP client"),
     )
-}
-
-/// A loopback 3scale admin API that answers every token DELETE with `response`.
-pub async fn admin_api(response: ResponseTemplate) -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("DELETE"))
-        .and(path_regex(
-            r"^/admin/api/personal/access_tokens/[^/]+\.json$",
-        ))
-        .respond_with(response)
-        .mount(&server)
-        .await;
-    server
-}
-
-/// The DELETE requests the stand-in admin API received.
-pub async fn revoke_calls(server: &MockServer) -> Vec<wiremock::Request> {
-    server
-        .received_requests()
-        .await
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|r| r.method == wiremock::http::Method::DELETE)
-        .collect()
 }
 
 /// Status and parsed JSON body; asserts the response is JSON.

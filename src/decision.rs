@@ -1,0 +1,59 @@
+//! The one question every door asks: this event, revoke its token? Knows nothing of HTTP.
+
+use crate::admin_api::{TokenId, TokenRevoker, TokenToRevoke, Verdict, answers};
+use crate::audit::Audit;
+use crate::config::{AdminPortal, Settings};
+use crate::outcome::Outcome;
+use crate::sensitive::AccessToken;
+use crate::webhook::WebhookEvent;
+
+/// Decides about one decoded event and revokes its token if it should; fills in `audit`.
+pub async fn decide_event<R: TokenRevoker>(
+    settings: &Settings,
+    portal: &AdminPortal,
+    revoker: &R,
+    event: &WebhookEvent,
+    audit: &mut Audit,
+) -> Outcome {
+    audit.record_event(event);
+    if !settings.revoke_on.matches(&event.event_type, &event.action) {
+        return Outcome::Ignored("event type and action are not in REVOKE_ON");
+    }
+    let Some(raw_token) = event.extra_field(&settings.token_field) else {
+        return Outcome::Ignored("the event has no token extra field");
+    };
+    let token = match AccessToken::parse(raw_token) {
+        Ok(token) => token,
+        Err(err) => return Outcome::BadToken(err.to_string()),
+    };
+    audit.token_fingerprint = Some(token.fingerprint());
+    let id = event.extra_field(&settings.token_id_field).and_then(|raw| {
+        let id = answers::parse_id(raw).map(TokenId);
+        if id.is_none() {
+            // Fall back to the value, with its id-clash check; the field name is safe to log.
+            tracing::warn!(field = %settings.token_id_field, "the token id field is not a number; ignoring it");
+        }
+        id
+    });
+    if settings.dry_run {
+        return Outcome::DryRun;
+    }
+
+    let revocation = revoker
+        .revoke(portal, TokenToRevoke { value: &token, id })
+        .await;
+    let outcome = match &revocation.verdict {
+        Verdict::Revoked => Outcome::Revoked,
+        Verdict::AlreadyRevoked => Outcome::AlreadyRevoked,
+        Verdict::NotRevocable => Outcome::TokenNotRevocable,
+        Verdict::Ambiguous => Outcome::AmbiguousToken,
+        Verdict::NotVerified => Outcome::RevocationNotVerified,
+        Verdict::Rejected => Outcome::AdminRejected(revocation.status),
+        Verdict::Unavailable(reason) => {
+            tracing::warn!(reason = %reason, "admin API unavailable");
+            Outcome::AdminUnavailable
+        }
+    };
+    audit.revocation = Some(revocation);
+    outcome
+}

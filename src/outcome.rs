@@ -1,0 +1,122 @@
+//! What the function decided about one delivery, and the status 3scale sees for it.
+
+use crate::webhook::{DecodeError, MAX_BODY_BYTES};
+use lambda_http::http::StatusCode;
+use serde_json::{Value, json};
+
+/// What the function decided about one delivery; maps to exactly one response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// 3scale's webhook "Ping" (`GET ?ping=3scale`).
+    Pong,
+    /// The token was deleted and no longer authenticates.
+    Revoked,
+    /// porta refused the token before anything was deleted (403 Access denied).
+    AlreadyRevoked,
+    /// `DRY_RUN`: the token would have been revoked.
+    DryRun,
+    /// Nothing to do: the event is not configured, or carries no token.
+    Ignored(&'static str),
+    /// Not GET or POST.
+    MethodNotAllowed,
+    /// The body is over the size limit.
+    TooLarge,
+    /// The shared secret is missing or wrong.
+    Unauthorized,
+    /// The body is not a 3scale event.
+    BadEvent(DecodeError),
+    /// The token field holds something that cannot be a 3scale token.
+    BadToken(String),
+    /// The admin portal configuration could not be loaded.
+    ConfigUnavailable,
+    /// The token is alive but lacks the `account_management` scope or write permission.
+    TokenNotRevocable,
+    /// The value starts with the id of another of the caller's tokens; nothing was deleted.
+    AmbiguousToken,
+    /// 3scale answered the DELETE with 2xx, yet the token still authenticates.
+    RevocationNotVerified,
+    /// 3scale answered with a status a retry cannot fix and that proves nothing.
+    AdminRejected(Option<u16>),
+    /// 3scale did not answer usefully after bounded retries.
+    AdminUnavailable,
+}
+
+impl Outcome {
+    /// The HTTP status 3scale sees: 2xx stops its retries, anything else schedules one.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Pong | Self::Revoked | Self::AlreadyRevoked | Self::DryRun | Self::Ignored(_) => {
+                StatusCode::OK
+            }
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::BadEvent(_) | Self::BadToken(_) => StatusCode::BAD_REQUEST,
+            Self::ConfigUnavailable => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::TokenNotRevocable
+            | Self::AmbiguousToken
+            | Self::RevocationNotVerified
+            | Self::AdminRejected(_)
+            | Self::AdminUnavailable => StatusCode::BAD_GATEWAY,
+        }
+    }
+
+    /// Short name used in the JSON body and the audit log.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Pong => "pong",
+            Self::Revoked => "revoked",
+            Self::AlreadyRevoked => "already_revoked",
+            Self::DryRun => "dry_run",
+            Self::Ignored(_) => "ignored",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::TooLarge => "body_too_large",
+            Self::Unauthorized => "unauthorized",
+            Self::BadEvent(e) => e.code(),
+            Self::BadToken(_) => "invalid_token",
+            Self::ConfigUnavailable => "configuration_unavailable",
+            Self::TokenNotRevocable => "token_not_revocable",
+            Self::AmbiguousToken => "ambiguous_token",
+            Self::RevocationNotVerified => "revocation_not_verified",
+            Self::AdminRejected(_) => "admin_api_rejected",
+            Self::AdminUnavailable => "admin_api_unavailable",
+        }
+    }
+
+    /// The JSON body: `{"outcome": …}` on success, `{"error": …, "message": …}` otherwise.
+    pub fn body(&self) -> Value {
+        let message = match self {
+            Self::Ignored(reason) => return json!({"outcome": self.name(), "reason": reason}),
+            Self::Pong | Self::Revoked | Self::AlreadyRevoked | Self::DryRun => {
+                return json!({"outcome": self.name()});
+            }
+            Self::MethodNotAllowed => "only POST (events) and GET (ping) are accepted".to_owned(),
+            Self::TooLarge => format!("the body is larger than {MAX_BODY_BYTES} bytes"),
+            Self::Unauthorized => "the secret query parameter is missing or wrong".to_owned(),
+            Self::BadEvent(e) => e.to_string(),
+            Self::BadToken(why) => why.clone(),
+            Self::ConfigUnavailable => {
+                "the admin portal configuration could not be loaded; see the function logs"
+                    .to_owned()
+            }
+            Self::TokenNotRevocable => "the token is still valid but 3scale refused to revoke it: \
+                it needs the Account Management API scope with Read & Write permission"
+                .to_owned(),
+            Self::AmbiguousToken => "the token is still valid: its value begins with the id of \
+                another of its owner's tokens, which 3scale would delete instead. Store the \
+                token's id in the application's token id extra field (TOKEN_ID_FIELD)"
+                .to_owned(),
+            Self::RevocationNotVerified => "3scale accepted the revocation but the token still \
+                works; it was not revoked"
+                .to_owned(),
+            Self::AdminRejected(Some(status)) => {
+                format!("the 3scale admin API answered {status}; check admin_url")
+            }
+            Self::AdminRejected(None) => "the 3scale admin API answered unexpectedly".to_owned(),
+            Self::AdminUnavailable => {
+                "the 3scale admin API did not answer usefully after retries; retry later".to_owned()
+            }
+        };
+        json!({"error": self.name(), "message": message})
+    }
+}

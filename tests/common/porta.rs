@@ -1,0 +1,159 @@
+//! The loopback 3scale admin portal: `scripts/fake-admin-api.py`, the same stand-in the local
+//! loop runs, started on a free port for one test and stopped when it drops.
+
+use serde_json::{Value, json};
+use std::io::{BufRead as _, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+/// A running stand-in for one tenant's admin portal.
+pub struct Porta {
+    url: String,
+    child: Child,
+    http: reqwest::Client,
+}
+
+impl Porta {
+    /// Starts an empty admin portal: no tokens, no faults.
+    pub async fn start() -> Self {
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/fake-admin-api.py");
+        let mut child = Command::new("python3")
+            .arg(&script)
+            .args(["--port", "0", "--seed", ""])
+            .env_remove("FAKE_ADMIN_STATUS")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 runs scripts/fake-admin-api.py");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut url = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut url)
+            .expect("the stand-in prints its URL");
+        let url = url.trim().to_owned();
+        assert!(
+            url.starts_with("http://127.0.0.1:"),
+            "stand-in said {url:?}"
+        );
+        Self {
+            url,
+            child,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Starts an admin portal where user 1 owns the events/ fixture tokens, as ids 101 and
+    /// 102, next to a long-lived token (id 1) that must outlive every test.
+    pub async fn with_fixture_tokens() -> Self {
+        let porta = Self::start().await;
+        porta.add(json!({"id": 1, "value": LONG_LIVED})).await;
+        porta.add(json!({"id": 101, "value": super::TOKEN})).await;
+        porta
+            .add(json!({"id": 102, "value": super::TOKEN_UPDATED}))
+            .await;
+        porta
+    }
+
+    /// The admin portal's base URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Creates a token: `{"value", "id"?, "user"? (1), "scopes"? (account_management), "permission"? (rw)}`.
+    pub async fn add(&self, spec: Value) -> u64 {
+        let answer = self.control("POST", "tokens", Some(spec)).await;
+        answer["id"].as_u64().expect("token id")
+    }
+
+    /// Whether a token with this value still exists.
+    pub async fn is_alive(&self, value: &str) -> bool {
+        self.control("GET", "tokens", None)
+            .await
+            .as_array()
+            .expect("token list")
+            .iter()
+            .any(|t| t["value"] == value)
+    }
+
+    /// The ids of every live token.
+    pub async fn live_ids(&self) -> Vec<u64> {
+        let mut ids: Vec<u64> = self
+            .control("GET", "tokens", None)
+            .await
+            .as_array()
+            .expect("token list")
+            .iter()
+            .filter_map(|t| t["id"].as_u64())
+            .collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// Queues answers given instead of porta's: `{"method"?, "path"? (regex), "status",
+    /// "body"?, "headers"?, "delay_ms"?, "times"? (1; null for ever)}`.
+    pub async fn fault(&self, fault: Value) {
+        self.control("POST", "faults", Some(json!([fault]))).await;
+    }
+
+    /// Every admin API request received: `{"method", "path", "query", "auth"}`.
+    pub async fn requests(&self) -> Vec<Value> {
+        self.control("GET", "requests", None)
+            .await
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// `METHOD path` of every admin API request, in order.
+    pub async fn calls(&self) -> Vec<String> {
+        self.requests()
+            .await
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} {}",
+                    r["method"].as_str().unwrap_or_default(),
+                    r["path"].as_str().unwrap_or_default()
+                )
+            })
+            .collect()
+    }
+
+    /// How many DELETE requests were received.
+    pub async fn deletes(&self) -> usize {
+        self.calls()
+            .await
+            .iter()
+            .filter(|c| c.starts_with("DELETE "))
+            .count()
+    }
+
+    async fn control(&self, method: &str, what: &str, body: Option<Value>) -> Value {
+        let url = format!("{}/__stand_in/{what}", self.url);
+        let request = match method {
+            "POST" => self.http.post(url),
+            _ => self.http.get(url),
+        };
+        let request = match body {
+            Some(body) => request
+                .header("content-type", "application/json")
+                .body(body.to_string()),
+            None => request,
+        };
+        let response = request.send().await.expect("stand-in control call");
+        assert!(response.status().is_success(), "{}", response.status());
+        let bytes = response.bytes().await.expect("control body");
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+    }
+}
+
+/// A long-lived token of the same user that no revocation may touch.
+pub const LONG_LIVED: &str = "long-lived-admin-token-of-user-1";
+
+impl Drop for Porta {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
