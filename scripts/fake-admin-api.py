@@ -19,7 +19,8 @@ Control endpoints for tests live under /__stand_in/ (porta has nothing there):
   POST /__stand_in/faults    [{"method"?, "path"? (regex), "status"?, "body"?, "headers"?,
                                "delay_ms"?, "times"?, "after"?}]: answered instead of porta, in
                              order; with "after": true porta acts first and its answer is replaced
-  GET  /__stand_in/requests  every porta request received: method, path, query, auth kind
+  GET  /__stand_in/requests  every porta request received: method, path, query, auth kind and
+                             the client's port (one port: one kept-alive connection)
 
 Usage: fake-admin-api.py [--host H] [--port P (0 picks one)] [--seed FILE.json]
 By default it seeds scripts/local-porta.json: the events/ fixture tokens, alive, and a
@@ -136,7 +137,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         auth, token_value = self.credentials(url.query, body)
         with self.porta.lock:
             self.porta.requests.append(
-                {"method": method, "path": url.path, "query": url.query, "auth": auth})
+                {"method": method, "path": url.path, "query": url.query, "auth": auth,
+                 "client_port": self.client_address[1]})
         fault = self.porta.take_fault(method, url.path) or {}
         time.sleep(fault.get("delay_ms", 0) / 1000)
         if "status" in fault and not fault.get("after"):

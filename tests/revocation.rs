@@ -67,9 +67,14 @@ async fn a_live_token_is_deleted_verified_dead_and_nothing_else_is_touched() {
             "GET /admin/api/personal/access_tokens.json".to_owned(),
         ]
     );
-    for request in porta.requests().await {
+    let requests = porta.requests().await;
+    for request in &requests {
         assert_eq!(request["auth"], "basic", "the token rides in HTTP Basic");
         assert_eq!(request["query"], "", "and never in a query string");
+        assert_eq!(
+            request["client_port"], requests[0]["client_port"],
+            "one kept-alive connection for the three calls"
+        );
     }
     let line = audit(&logs);
     assert_eq!(line["outcome"], "revoked");

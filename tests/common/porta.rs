@@ -96,7 +96,7 @@ impl Porta {
         self.control("POST", "faults", Some(json!([fault]))).await;
     }
 
-    /// Every admin API request received: `{"method", "path", "query", "auth"}`.
+    /// Every admin API request received: `{"method", "path", "query", "auth", "client_port"}`.
     pub async fn requests(&self) -> Vec<Value> {
         self.control("GET", "requests", None)
             .await
