@@ -33,6 +33,8 @@ pub struct Settings {
     pub secret_ttl: Duration,
     /// Decide and log, but never call the admin API.
     pub dry_run: bool,
+    /// The Lambda function's name (`AWS_LAMBDA_FUNCTION_NAME`), the metrics' dimension.
+    pub function_name: String,
 }
 
 /// Source of the admin portal configuration.
@@ -118,7 +120,10 @@ impl Settings {
                 });
             }
         };
+        let function_name =
+            get("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| env!("CARGO_PKG_NAME").to_owned());
         Ok(Self {
+            function_name,
             portal,
             token_field,
             token_id_field,

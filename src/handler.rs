@@ -4,17 +4,19 @@ use crate::admin_api::TokenRevoker;
 use crate::audit::Audit;
 use crate::config::{PortalSource, Settings};
 use crate::decision::decide_event;
+use crate::metrics::MetricsSink;
 use crate::outcome::Outcome;
 use crate::webhook::{self, MAX_BODY_BYTES};
 use lambda_http::http::{HeaderValue, Method, header};
 use lambda_http::{Body, Request, RequestExt, Response};
 
-/// The function: settings plus the two parts tests swap out.
+/// The function: settings plus the two parts tests swap out, and where metrics go.
 #[derive(Debug)]
 pub struct App<P, R> {
     settings: Settings,
     portal: P,
     revoker: R,
+    metrics: MetricsSink,
 }
 
 /// The response 3scale receives for `outcome`.
@@ -34,13 +36,27 @@ pub fn into_response(outcome: &Outcome) -> Response<Body> {
 }
 
 impl<P: PortalSource, R: TokenRevoker> App<P, R> {
-    /// Wires settings, the admin portal source and the revoker.
+    /// Wires settings, the admin portal source and the revoker; metrics go to stdout.
     pub fn new(settings: Settings, portal: P, revoker: R) -> Self {
+        let metrics = MetricsSink::stdout(&settings.function_name);
         Self {
             settings,
             portal,
             revoker,
+            metrics,
         }
+    }
+
+    /// Sends metric lines to `metrics` instead of stdout.
+    pub fn with_metrics(mut self, metrics: MetricsSink) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// Records a decision: its audit line, and its metrics.
+    pub fn conclude(&self, audit: &Audit, outcome: &Outcome) {
+        audit.log(outcome);
+        self.metrics.record(outcome, audit);
     }
 
     /// Handles one delivery. Always `Ok`: expected failures are JSON responses, not errors.
@@ -52,7 +68,7 @@ impl<P: PortalSource, R: TokenRevoker> App<P, R> {
     pub async fn respond(&self, request: &Request) -> Response<Body> {
         let mut audit = Audit::default();
         let outcome = self.decide(request, &mut audit).await;
-        audit.log(&outcome);
+        self.conclude(&audit, &outcome);
         into_response(&outcome)
     }
 

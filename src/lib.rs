@@ -6,6 +6,8 @@ pub mod audit;
 pub mod config;
 pub mod decision;
 pub mod handler;
+pub mod invocation;
+pub mod metrics;
 pub mod outcome;
 pub mod sensitive;
 pub mod webhook;

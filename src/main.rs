@@ -1,15 +1,17 @@
-//! Lambda entry point: wires tracing, settings and clients, then serves API Gateway events.
+//! Lambda entry point: wires tracing, settings and clients, then serves every invocation.
 
 use access_token_revoker::{
-    AdminApiClient, App, FixedPortal, PortalSetting, RetryPolicy, SecretsManagerPortal, Settings,
+    AdminApiClient, App, FixedPortal, PortalSetting, PortalSource, RetryPolicy,
+    SecretsManagerPortal, Settings, TokenRevoker, invocation,
 };
-use lambda_http::{Error, Request, service_fn};
+use lambda_http::lambda_runtime::{self, LambdaEvent, service_fn};
+use lambda_http::{Error, tracing};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     // JSON lines under Lambda advanced logging (AWS_LAMBDA_LOG_FORMAT=JSON). Never run at TRACE:
     // the runtime then logs raw events, which carry the token and the shared secret.
-    lambda_http::tracing::init_default_subscriber();
+    tracing::init_default_subscriber();
 
     let settings = Settings::from_lookup(|name| std::env::var(name).ok())?;
     let revoker = AdminApiClient::new(RetryPolicy::default())?;
@@ -33,14 +35,10 @@ async fn main() -> Result<(), Error> {
     }
 }
 
-async fn serve<P, R>(app: App<P, R>) -> Result<(), Error>
-where
-    P: access_token_revoker::PortalSource,
-    R: access_token_revoker::TokenRevoker,
-{
+async fn serve<P: PortalSource, R: TokenRevoker>(app: App<P, R>) -> Result<(), Error> {
     let app = &app;
-    lambda_http::run(service_fn(move |request: Request| async move {
-        app.handle(request).await
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
+        invocation::handle(app, event)
     }))
     .await
 }

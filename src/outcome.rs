@@ -17,6 +17,8 @@ pub enum Outcome {
     DryRun,
     /// Nothing to do: the event is not configured, or carries no token.
     Ignored(&'static str),
+    /// The Lambda event is not one this function serves, or cannot be converted safely.
+    MalformedEvent(&'static str),
     /// Not GET or POST.
     MethodNotAllowed,
     /// The body is over the size limit.
@@ -51,7 +53,9 @@ impl Outcome {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
-            Self::BadEvent(_) | Self::BadToken(_) => StatusCode::BAD_REQUEST,
+            Self::MalformedEvent(_) | Self::BadEvent(_) | Self::BadToken(_) => {
+                StatusCode::BAD_REQUEST
+            }
             Self::ConfigUnavailable => StatusCode::INTERNAL_SERVER_ERROR,
             Self::TokenNotRevocable
             | Self::AmbiguousToken
@@ -69,6 +73,7 @@ impl Outcome {
             Self::AlreadyRevoked => "already_revoked",
             Self::DryRun => "dry_run",
             Self::Ignored(_) => "ignored",
+            Self::MalformedEvent(_) => "malformed_event",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::TooLarge => "body_too_large",
             Self::Unauthorized => "unauthorized",
@@ -90,6 +95,7 @@ impl Outcome {
             Self::Pong | Self::Revoked | Self::AlreadyRevoked | Self::DryRun => {
                 return json!({"outcome": self.name()});
             }
+            Self::MalformedEvent(why) => (*why).to_owned(),
             Self::MethodNotAllowed => "only POST (events) and GET (ping) are accepted".to_owned(),
             Self::TooLarge => format!("the body is larger than {MAX_BODY_BYTES} bytes"),
             Self::Unauthorized => "the secret query parameter is missing or wrong".to_owned(),

@@ -1,0 +1,149 @@
+//! Embedded Metric Format lines: one per decision, valid by the EMF specification, and free of
+//! tokens, secrets and application data.
+//! <https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html>
+
+mod common;
+
+use access_token_revoker::metrics::{MetricsSink, NAMESPACE};
+use common::*;
+use serde_json::{Value, json};
+use std::sync::{Arc, Mutex};
+
+/// A sink that keeps every line it is given.
+fn capture() -> (MetricsSink, Arc<Mutex<Vec<String>>>) {
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let kept = Arc::clone(&lines);
+    let sink = MetricsSink::new("revoker-under-test", move |line| {
+        kept.lock().expect("lines").push(line.to_owned());
+    });
+    (sink, lines)
+}
+
+/// Checks one line against the specification's required fields; returns it parsed.
+fn assert_valid_emf(line: &str) -> Value {
+    let root: Value = serde_json::from_str(line).expect("an EMF line is one JSON object");
+    let aws = &root["_aws"];
+    assert!(
+        aws["Timestamp"]
+            .as_u64()
+            .is_some_and(|t| t > 1_600_000_000_000),
+        "ms since epoch"
+    );
+    let directives = aws["CloudWatchMetrics"]
+        .as_array()
+        .expect("CloudWatchMetrics array");
+    assert!(!directives.is_empty());
+    for directive in directives {
+        assert!(
+            directive["Namespace"]
+                .as_str()
+                .is_some_and(|n| !n.is_empty())
+        );
+        let dimension_sets = directive["Dimensions"].as_array().expect("Dimensions");
+        for set in dimension_sets {
+            let set = set.as_array().expect("a dimension set is an array");
+            assert!(!set.is_empty() && set.len() <= 30);
+            for name in set {
+                let name = name.as_str().expect("dimension names are strings");
+                // Every dimension is a top-level string member.
+                assert!(root[name].is_string(), "dimension {name} is a member");
+            }
+        }
+        let metrics = directive["Metrics"].as_array().expect("Metrics");
+        assert!(!metrics.is_empty() && metrics.len() <= 100);
+        for metric in metrics {
+            let name = metric["Name"].as_str().expect("metric Name");
+            assert!(root[name].is_number(), "metric {name} is a numeric member");
+            if let Some(unit) = metric.get("Unit") {
+                assert!(["Count", "Milliseconds"].contains(&unit.as_str().unwrap_or_default()));
+            }
+        }
+    }
+    root
+}
+
+fn metric_names(line: &Value) -> Vec<String> {
+    line["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["Name"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test]
+async fn each_decision_writes_one_valid_emf_line() {
+    let porta = Porta::with_fixture_tokens().await;
+    let (sink, lines) = capture();
+    let app = app(porta.url(), Some(WEBHOOK_SECRET), &[]).with_metrics(sink);
+    for name in [
+        "application-created",
+        "application-created",
+        "user-created",
+        "ping",
+    ] {
+        deliver(&app, "apigw-http", name).await;
+    }
+    let lines = lines.lock().expect("lines").clone();
+    assert_eq!(lines.len(), 4, "one line per decision");
+    let parsed: Vec<Value> = lines.iter().map(|l| assert_valid_emf(l)).collect();
+    let outcomes: Vec<&str> = parsed
+        .iter()
+        .filter_map(|l| l["Outcome"].as_str())
+        .collect();
+    assert_eq!(outcomes, ["revoked", "already_revoked", "ignored", "pong"]);
+    for line in &parsed {
+        assert_eq!(line["_aws"]["CloudWatchMetrics"][0]["Namespace"], NAMESPACE);
+        assert_eq!(
+            line["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["FunctionName"], ["FunctionName", "Outcome"]])
+        );
+        assert_eq!(line["FunctionName"], "revoker-under-test");
+        assert_eq!(line["Decisions"], 1);
+        assert_eq!(line["FailedRevocations"], 0);
+        assert_eq!(line["level"], "INFO");
+    }
+    // Latency only where the admin API was called.
+    assert!(metric_names(&parsed[0]).contains(&"AdminApiLatency".to_owned()));
+    assert!(parsed[0]["AdminApiLatency"].is_u64());
+    assert!(!metric_names(&parsed[2]).contains(&"AdminApiLatency".to_owned()));
+    assert!(parsed[2].get("AdminApiLatency").is_none());
+    for line in &lines {
+        for secret in [TOKEN, WEBHOOK_SECRET, "1409620384", "2445583467891"] {
+            assert!(
+                !line.contains(secret),
+                "no token, secret or application data: {line}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_5xx_outcome_counts_as_a_failed_revocation() {
+    let porta = Porta::with_fixture_tokens().await;
+    porta.fault(json!({"status": 503, "times": null})).await;
+    let (sink, lines) = capture();
+    let app = app(porta.url(), Some(WEBHOOK_SECRET), &[]).with_metrics(sink);
+    let (status, _) = deliver(&app, "apigw-rest", "application-created").await;
+    assert_eq!(status, 502);
+    let (status, _) = read(
+        &app.respond(&edited_request("apigw-rest", "ping", |e| {
+            set_query(e, &[("secret", "wrong")])
+        }))
+        .await,
+    );
+    assert_eq!(status, 401);
+    let parsed: Vec<Value> = lines
+        .lock()
+        .expect("lines")
+        .iter()
+        .map(|l| assert_valid_emf(l))
+        .collect();
+    assert_eq!(parsed[0]["Outcome"], "admin_api_unavailable");
+    assert_eq!(parsed[0]["FailedRevocations"], 1);
+    assert_eq!(parsed[1]["Outcome"], "unauthorized");
+    assert_eq!(
+        parsed[1]["FailedRevocations"], 0,
+        "a 4xx is the caller's, not a revocation's"
+    );
+}
