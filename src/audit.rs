@@ -7,6 +7,8 @@ use crate::webhook::WebhookEvent;
 /// What the audit line says about a delivery.
 #[derive(Debug, Default, Clone)]
 pub struct Audit {
+    /// What brought the event: `webhook` (a delivery; the default) or `sweep`.
+    pub source: Option<&'static str>,
     /// `<type>` of the event.
     pub event_type: Option<String>,
     /// `<action>` of the event.
@@ -46,6 +48,7 @@ impl Audit {
         let revocation = self.revocation.as_ref();
         tracing::info!(
             audit = true,
+            source = self.source.unwrap_or("webhook"),
             outcome = outcome.name(),
             status = outcome.status().as_u16(),
             reason,
