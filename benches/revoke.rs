@@ -4,7 +4,7 @@
 
 use access_token_revoker::admin_api::{TokenId, TokenToRevoke, Verdict};
 use access_token_revoker::sensitive::AccessToken;
-use access_token_revoker::{AdminApiClient, AdminPortal, RetryPolicy, TokenRevoker};
+use access_token_revoker::{AdminApi, AdminApiClient, AdminPortal, RetryPolicy};
 use criterion::{Criterion, criterion_group, criterion_main};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpListener;

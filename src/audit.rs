@@ -23,6 +23,8 @@ pub struct Audit {
     pub token_fingerprint: Option<String>,
     /// What the admin API said, when it was called.
     pub revocation: Option<Revocation>,
+    /// With `CLEAR_TOKEN_FIELD`: whether the application's token field was emptied.
+    pub token_field_cleared: Option<bool>,
 }
 
 impl Audit {
@@ -65,6 +67,7 @@ impl Audit {
             admin_api_status = revocation.and_then(|r| r.status),
             revoked_by = revocation.map(|r| if r.by_id { "id" } else { "value" }),
             admin_api_ms = revocation.map(|r| r.elapsed.as_millis() as u64),
+            token_field_cleared = self.token_field_cleared,
             "webhook decision"
         );
     }

@@ -1,6 +1,6 @@
 //! Settings from the environment, and the admin portal configuration from Secrets Manager.
 
-use crate::sensitive::SharedSecret;
+use crate::sensitive::{AccessToken, SharedSecret};
 use aws_sdk_secretsmanager::Client as SecretsManagerClient;
 use reqwest::Url;
 use std::fmt;
@@ -33,6 +33,8 @@ pub struct Settings {
     pub secret_ttl: Duration,
     /// Decide and log, but never call the admin API.
     pub dry_run: bool,
+    /// After a revocation, empty the token (and id) field with the maintenance token.
+    pub clear_token_field: bool,
     /// The Lambda function's name (`AWS_LAMBDA_FUNCTION_NAME`), the metrics' dimension.
     pub function_name: String,
 }
@@ -77,12 +79,16 @@ impl Settings {
         let portal = match (get("THREESCALE_SECRET_ID"), get("THREESCALE_ADMIN_URL")) {
             (Some(secret_id), _) => PortalSetting::SecretsManager { secret_id },
             (None, Some(admin_url)) => PortalSetting::Environment(Arc::new(
-                AdminPortal::new(&admin_url, get("WEBHOOK_SECRET").as_deref()).map_err(|why| {
-                    ConfigError::Invalid {
+                AdminPortal::new(&admin_url, get("WEBHOOK_SECRET").as_deref())
+                    .map_err(|why| ConfigError::Invalid {
                         name: "THREESCALE_ADMIN_URL",
                         why: why.to_string(),
-                    }
-                })?,
+                    })?
+                    .with_maintenance_token(get("MAINTENANCE_TOKEN").as_deref())
+                    .map_err(|why| ConfigError::Invalid {
+                        name: "MAINTENANCE_TOKEN",
+                        why: why.to_string(),
+                    })?,
             )),
             (None, None) => return Err(ConfigError::NoPortal),
         };
@@ -110,16 +116,16 @@ impl Settings {
                 why: "expected a whole number of seconds".to_owned(),
             })?),
         };
-        let dry_run = match get("DRY_RUN").map(|v| v.to_ascii_lowercase()).as_deref() {
-            None | Some("false" | "0" | "no" | "off") => false,
-            Some("true" | "1" | "yes" | "on") => true,
-            Some(_) => {
-                return Err(ConfigError::Invalid {
-                    name: "DRY_RUN",
-                    why: "expected true or false".to_owned(),
-                });
-            }
+        let flag = |name: &'static str| match get(name).map(|v| v.to_ascii_lowercase()).as_deref() {
+            None | Some("false" | "0" | "no" | "off") => Ok(false),
+            Some("true" | "1" | "yes" | "on") => Ok(true),
+            Some(_) => Err(ConfigError::Invalid {
+                name,
+                why: "expected true or false".to_owned(),
+            }),
         };
+        let dry_run = flag("DRY_RUN")?;
+        let clear_token_field = flag("CLEAR_TOKEN_FIELD")?;
         let function_name =
             get("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| env!("CARGO_PKG_NAME").to_owned());
         Ok(Self {
@@ -130,6 +136,7 @@ impl Settings {
             revoke_on,
             secret_ttl,
             dry_run,
+            clear_token_field,
         })
     }
 }
@@ -171,6 +178,7 @@ impl EventFilter {
 pub struct AdminPortal {
     admin_url: Url,
     webhook_secret: Option<SharedSecret>,
+    maintenance_token: Option<AccessToken>,
 }
 
 /// Why an admin portal configuration is unusable; never quotes the URL.
@@ -188,6 +196,9 @@ pub enum PortalError {
     /// A query or fragment would be mangled by the revoke path.
     #[error("admin_url must not have a query or fragment")]
     QueryOrFragment,
+    /// The maintenance token cannot be a 3scale token.
+    #[error("maintenance_token is not a personal access token: {0}")]
+    MaintenanceToken(crate::sensitive::TokenError),
 }
 
 impl AdminPortal {
@@ -206,16 +217,29 @@ impl AdminPortal {
         Ok(Self {
             admin_url: url,
             webhook_secret: webhook_secret.and_then(SharedSecret::new),
+            maintenance_token: None,
         })
     }
 
-    /// Parses the Secrets Manager JSON `{"admin_url": "...", "webhook_secret": "..."}`.
+    /// Adds the long-lived token that sweeps failed deliveries and clears fields; empty is none.
+    pub fn with_maintenance_token(mut self, token: Option<&str>) -> Result<Self, PortalError> {
+        self.maintenance_token = match token.map(str::trim).filter(|t| !t.is_empty()) {
+            None => None,
+            Some(token) => Some(AccessToken::parse(token).map_err(PortalError::MaintenanceToken)?),
+        };
+        Ok(self)
+    }
+
+    /// Parses the Secrets Manager JSON
+    /// `{"admin_url": "...", "webhook_secret": "...", "maintenance_token": "..."}`.
     pub fn from_secret_json(json: &str) -> Result<Self, SourceError> {
         #[derive(serde::Deserialize)]
         struct Shape {
             admin_url: String,
             #[serde(default)]
             webhook_secret: Option<String>,
+            #[serde(default)]
+            maintenance_token: Option<String>,
         }
         // serde's message could quote the secret; report the shape only.
         let shape: Shape = serde_json::from_str(json).map_err(|_| {
@@ -224,6 +248,7 @@ impl AdminPortal {
             )
         })?;
         Self::new(&shape.admin_url, shape.webhook_secret.as_deref())
+            .and_then(|portal| portal.with_maintenance_token(shape.maintenance_token.as_deref()))
             .map_err(|e| SourceError::BadSecret(e.to_string()))
     }
 
@@ -236,6 +261,11 @@ impl AdminPortal {
     pub fn webhook_secret(&self) -> Option<&SharedSecret> {
         self.webhook_secret.as_ref()
     }
+
+    /// The maintenance token, if one is configured.
+    pub fn maintenance_token(&self) -> Option<&AccessToken> {
+        self.maintenance_token.as_ref()
+    }
 }
 
 impl fmt::Debug for AdminPortal {
@@ -243,6 +273,7 @@ impl fmt::Debug for AdminPortal {
         f.debug_struct("AdminPortal")
             .field("host", &self.admin_url.host_str())
             .field("webhook_secret", &self.webhook_secret.is_some())
+            .field("maintenance_token", &self.maintenance_token.is_some())
             .finish()
     }
 }
@@ -395,6 +426,8 @@ mod tests {
             ("REVOKE_ON", " , "),
             ("SECRET_TTL_SECONDS", "five"),
             ("DRY_RUN", "maybe"),
+            ("CLEAR_TOKEN_FIELD", "sometimes"),
+            ("MAINTENANCE_TOKEN", "not a token!"),
             ("TOKEN_ID_FIELD", "token_value"),
         ] {
             match settings(&[base, (name, value)]) {
@@ -438,6 +471,20 @@ mod tests {
             .expect_err("admin_url missing");
         assert!(!err.to_string().contains("leaky-value"), "{err}");
         assert!(AdminPortal::from_secret_json("not json").is_err());
+        let with_maintenance = AdminPortal::from_secret_json(
+            r#"{"admin_url":"https://acme-admin.3scale.net","maintenance_token":"m41nt"}"#,
+        )
+        .expect("valid");
+        assert_eq!(
+            with_maintenance.maintenance_token().map(|t| t.expose()),
+            Some("m41nt")
+        );
+        assert!(!format!("{with_maintenance:?}").contains("m41nt"));
+        let err = AdminPortal::from_secret_json(
+            r#"{"admin_url":"https://acme-admin.3scale.net","maintenance_token":"bad token!"}"#,
+        )
+        .expect_err("not a token");
+        assert!(!err.to_string().contains("bad token"), "{err}");
         assert_eq!(
             AdminPortal::new("ftp://acme-admin.3scale.net", None).err(),
             Some(PortalError::BadScheme)

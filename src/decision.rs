@@ -1,6 +1,6 @@
 //! The one question every door asks: this event, revoke its token? Knows nothing of HTTP.
 
-use crate::admin_api::{TokenId, TokenRevoker, TokenToRevoke, Verdict, answers};
+use crate::admin_api::{AdminApi, ApplicationRef, TokenId, TokenToRevoke, Verdict, answers};
 use crate::audit::Audit;
 use crate::config::{AdminPortal, Settings};
 use crate::outcome::Outcome;
@@ -8,10 +8,10 @@ use crate::sensitive::AccessToken;
 use crate::webhook::WebhookEvent;
 
 /// Decides about one decoded event and revokes its token if it should; fills in `audit`.
-pub async fn decide_event<R: TokenRevoker>(
+pub async fn decide_event<R: AdminApi>(
     settings: &Settings,
     portal: &AdminPortal,
-    revoker: &R,
+    api: &R,
     event: &WebhookEvent,
     audit: &mut Audit,
 ) -> Outcome {
@@ -39,7 +39,7 @@ pub async fn decide_event<R: TokenRevoker>(
         return Outcome::DryRun;
     }
 
-    let revocation = revoker
+    let revocation = api
         .revoke(portal, TokenToRevoke { value: &token, id })
         .await;
     let outcome = match &revocation.verdict {
@@ -55,5 +55,51 @@ pub async fn decide_event<R: TokenRevoker>(
         }
     };
     audit.revocation = Some(revocation);
+    if settings.clear_token_field && matches!(outcome, Outcome::Revoked | Outcome::AlreadyRevoked) {
+        audit.token_field_cleared = Some(clear_token_fields(settings, portal, api, event).await);
+    }
     outcome
+}
+
+/// Empties the token and id fields of the event's application. A failure is logged and
+/// counted, but changes nothing for 3scale: the token is dead either way.
+async fn clear_token_fields<R: AdminApi>(
+    settings: &Settings,
+    portal: &AdminPortal,
+    api: &R,
+    event: &WebhookEvent,
+) -> bool {
+    let Some(maintenance) = portal.maintenance_token() else {
+        tracing::warn!("CLEAR_TOKEN_FIELD is on, but the secret has no maintenance_token");
+        return false;
+    };
+    let (Some(account_id), Some(application_id)) = (
+        event.object.account_id.as_deref(),
+        event
+            .object
+            .id
+            .as_deref()
+            .filter(|_| event.object.kind == "application"),
+    ) else {
+        tracing::warn!("the event names no application whose token field could be cleared");
+        return false;
+    };
+    let application = ApplicationRef {
+        account_id,
+        application_id,
+    };
+    let fields = [
+        settings.token_field.as_str(),
+        settings.token_id_field.as_str(),
+    ];
+    match api
+        .clear_extra_fields(portal, maintenance, application, &fields)
+        .await
+    {
+        Ok(()) => true,
+        Err(err) => {
+            tracing::warn!(error = %err, "clearing the token field failed");
+            false
+        }
+    }
 }

@@ -1,6 +1,6 @@
 //! The HTTP edge: API Gateway request in, decision, JSON response out.
 
-use crate::admin_api::TokenRevoker;
+use crate::admin_api::AdminApi;
 use crate::audit::Audit;
 use crate::config::{PortalSource, Settings};
 use crate::decision::decide_event;
@@ -13,9 +13,9 @@ use lambda_http::{Body, Request, RequestExt, Response};
 /// The function: settings plus the two parts tests swap out, and where metrics go.
 #[derive(Debug)]
 pub struct App<P, R> {
-    settings: Settings,
-    portal: P,
-    revoker: R,
+    pub(crate) settings: Settings,
+    pub(crate) portal: P,
+    pub(crate) api: R,
     metrics: MetricsSink,
 }
 
@@ -35,14 +35,14 @@ pub fn into_response(outcome: &Outcome) -> Response<Body> {
     response
 }
 
-impl<P: PortalSource, R: TokenRevoker> App<P, R> {
+impl<P: PortalSource, R: AdminApi> App<P, R> {
     /// Wires settings, the admin portal source and the revoker; metrics go to stdout.
-    pub fn new(settings: Settings, portal: P, revoker: R) -> Self {
+    pub fn new(settings: Settings, portal: P, api: R) -> Self {
         let metrics = MetricsSink::stdout(&settings.function_name);
         Self {
             settings,
             portal,
-            revoker,
+            api,
             metrics,
         }
     }
@@ -107,6 +107,6 @@ impl<P: PortalSource, R: TokenRevoker> App<P, R> {
             Ok(event) => event,
             Err(err) => return Outcome::BadEvent(err),
         };
-        decide_event(&self.settings, &portal, &self.revoker, &event, audit).await
+        decide_event(&self.settings, &portal, &self.api, &event, audit).await
     }
 }

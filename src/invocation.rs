@@ -1,11 +1,13 @@
 //! The one entry for every Lambda invocation: looks at the raw event, checks it, routes it.
+//! EventBridge's `Scheduled Event` runs the sweep of failed deliveries; anything else is taken
+//! for an API Gateway or Function URL request.
 //!
 //! `lambda_http` turns an API Gateway or Function URL event into a request with `expect`s and
 //! `unwrap`s: a body flagged base64 that does not decode, or a host, path or query that makes
 //! no URI, would abort the process (release builds abort on panic). Such events are answered
 //! 400 here, in the envelope their origin expects, before `lambda_http` converts anything.
 
-use crate::admin_api::TokenRevoker;
+use crate::admin_api::AdminApi;
 use crate::config::PortalSource;
 use crate::handler::{App, into_response};
 use crate::outcome::Outcome;
@@ -16,13 +18,28 @@ use lambda_http::request::LambdaRequest;
 use lambda_http::{Adapter, Error, LambdaEvent, Request, Service as _, service_fn};
 use reqwest::Url;
 use serde_json::Value;
+use std::time::{Duration, SystemTime};
+use tokio::time::Instant;
+
+/// The sweep's time when the invocation carries no deadline (a test, a local invoke).
+const DEFAULT_SWEEP_TIME: Duration = Duration::from_secs(60);
 
 /// Handles one invocation of any kind, as `lambda_runtime::run` delivers it.
-pub async fn handle<P: PortalSource, R: TokenRevoker>(
+pub async fn handle<P: PortalSource, R: AdminApi>(
     app: &App<P, R>,
     event: LambdaEvent<Value>,
 ) -> Result<Value, Error> {
     let LambdaEvent { payload, context } = event;
+    if is_scheduled(&payload) {
+        let left = context
+            .deadline()
+            .duration_since(SystemTime::now())
+            .ok()
+            .filter(|_| context.deadline > 0)
+            .unwrap_or(DEFAULT_SWEEP_TIME);
+        let summary = app.sweep(Instant::now() + left).await;
+        return Ok(serde_json::to_value(summary)?);
+    }
     let Ok(request) = serde_json::from_value::<LambdaRequest>(payload) else {
         let outcome = Outcome::MalformedEvent("not an API Gateway or Function URL event");
         app.conclude(&Default::default(), &outcome);
@@ -43,6 +60,12 @@ pub async fn handle<P: PortalSource, R: TokenRevoker>(
     let mut adapter = Adapter::from(service_fn(|request: Request| app.handle(request)));
     let response = adapter.call(LambdaEvent::new(request, context)).await?;
     Ok(serde_json::to_value(response)?)
+}
+
+/// What SAM's `Schedule` event source delivers, through EventBridge.
+fn is_scheduled(payload: &Value) -> bool {
+    payload.get("source").and_then(Value::as_str) == Some("aws.events")
+        && payload.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event")
 }
 
 /// A response for an event of no known origin: the fields every envelope shares.

@@ -10,9 +10,10 @@ pub mod invocation;
 pub mod metrics;
 pub mod outcome;
 pub mod sensitive;
+pub mod sweep;
 pub mod webhook;
 
-pub use admin_api::{AdminApiClient, RetryPolicy, Revocation, TokenRevoker, Verdict};
+pub use admin_api::{AdminApi, AdminApiClient, RetryPolicy, Revocation, Verdict};
 pub use config::{
     AdminPortal, FixedPortal, PortalSetting, PortalSource, SecretsManagerPortal, Settings,
 };

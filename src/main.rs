@@ -1,8 +1,8 @@
 //! Lambda entry point: wires tracing, settings and clients, then serves every invocation.
 
 use access_token_revoker::{
-    AdminApiClient, App, FixedPortal, PortalSetting, PortalSource, RetryPolicy,
-    SecretsManagerPortal, Settings, TokenRevoker, invocation,
+    AdminApi, AdminApiClient, App, FixedPortal, PortalSetting, PortalSource, RetryPolicy,
+    SecretsManagerPortal, Settings, invocation,
 };
 use lambda_http::lambda_runtime::{self, LambdaEvent, service_fn};
 use lambda_http::{Error, tracing};
@@ -35,7 +35,7 @@ async fn main() -> Result<(), Error> {
     }
 }
 
-async fn serve<P: PortalSource, R: TokenRevoker>(app: App<P, R>) -> Result<(), Error> {
+async fn serve<P: PortalSource, R: AdminApi>(app: App<P, R>) -> Result<(), Error> {
     let app = &app;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
         invocation::handle(app, event)

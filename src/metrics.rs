@@ -30,6 +30,10 @@ pub fn emf(outcome: &Outcome, audit: &Audit, function_name: &str, timestamp_ms: 
         "Decisions": 1,
         "FailedRevocations": failed,
     });
+    if let Some(cleared) = audit.token_field_cleared {
+        metrics.push(json!({"Name": "FieldClearFailures", "Unit": "Count"}));
+        line["FieldClearFailures"] = json!(u8::from(!cleared));
+    }
     if let Some(revocation) = &audit.revocation {
         metrics.push(json!({"Name": "AdminApiLatency", "Unit": "Milliseconds"}));
         line["AdminApiLatency"] = json!(revocation.elapsed.as_millis() as u64);

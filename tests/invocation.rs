@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 async fn invoke<P, R>(app: &access_token_revoker::App<P, R>, event: Value) -> Value
 where
     P: access_token_revoker::PortalSource,
-    R: access_token_revoker::TokenRevoker,
+    R: access_token_revoker::AdminApi,
 {
     invocation::handle(app, LambdaEvent::new(event, Context::default()))
         .await

@@ -159,6 +159,85 @@ pub fn id_rails_would_read(value: &str) -> Option<u64> {
     Some(id)
 }
 
+/// 403 `{"status":"Forbidden"}`: CanCan refused an authenticated user
+/// (`app/lib/access_control.rb`), e.g. a member where only admins may act.
+pub fn is_cancan_denial(body: &[u8]) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Status {
+        status: String,
+    }
+    serde_json::from_slice::<Status>(body).is_ok_and(|s| s.status == "Forbidden")
+}
+
+/// One failed webhook delivery, as porta lists it
+/// (`app/representers/web_hook_failure_representer.rb`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct WebhookFailure {
+    /// The event's UUID.
+    pub id: Option<String>,
+    /// When 3scale gave up, as porta prints it (`2026-11-25T10:00:00Z`); sent back to delete.
+    pub time: String,
+    /// The event XML exactly as it was posted; it may carry a token.
+    pub event: String,
+}
+
+// The event may hold a token: Debug shows its size only.
+impl std::fmt::Debug for WebhookFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookFailure")
+            .field("id", &self.id)
+            .field("time", &self.time)
+            .field("event_bytes", &self.event.len())
+            .finish()
+    }
+}
+
+/// The failed deliveries of a listing, in its order (porta's is oldest first).
+///
+/// porta wraps each (`{"webhooks-failures":[{"webhooks-failure":{…}}]}`); any object with a
+/// string `time` and a string `event`, at any depth, counts.
+///
+/// ```
+/// use access_token_revoker::admin_api::answers::webhook_failures;
+///
+/// let listing = br#"{"webhooks-failures":[{"webhooks-failure":
+///     {"id":"5d1c","time":"2026-11-25T10:00:00Z","error":"x","url":"u","event":"<event/>"}}]}"#;
+/// let failures = webhook_failures(listing).unwrap();
+/// assert_eq!(failures[0].time, "2026-11-25T10:00:00Z");
+/// assert_eq!(failures[0].event, "<event/>");
+/// ```
+pub fn webhook_failures(body: &[u8]) -> Result<Vec<WebhookFailure>, ListingError> {
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|_| ListingError)?;
+    let mut failures = Vec::new();
+    let mut stack = vec![&value];
+    while let Some(node) = stack.pop() {
+        match node {
+            serde_json::Value::Object(map) => {
+                let time = map.get("time").and_then(serde_json::Value::as_str);
+                let event = map.get("event").and_then(serde_json::Value::as_str);
+                if let (Some(time), Some(event)) = (time, event) {
+                    let id = map.get("id").and_then(|id| match id {
+                        serde_json::Value::String(s) => Some(s.clone()),
+                        serde_json::Value::Number(n) => Some(n.to_string()),
+                        _ => None,
+                    });
+                    failures.push(WebhookFailure {
+                        id,
+                        time: time.to_owned(),
+                        event: event.to_owned(),
+                    });
+                } else {
+                    stack.extend(map.values().rev());
+                }
+            }
+            // Reversed onto the stack, so they come off in document order.
+            serde_json::Value::Array(items) => stack.extend(items.iter().rev()),
+            _ => {}
+        }
+    }
+    Ok(failures)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -256,5 +335,31 @@ mod tests {
         for bad in ["", "4 2", "-1", "+1", "0x10", "99999999999999999999"] {
             assert_eq!(parse_id(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn failures_come_in_porta_order_and_other_shapes_are_tolerated() {
+        let porta = br#"{"webhooks-failures":[
+            {"webhooks-failure":{"id":"a","time":"2026-11-25T10:00:00Z","error":"e","url":"u","event":"<event>1</event>"}},
+            {"webhooks-failure":{"id":"b","time":"2026-11-25T10:00:01Z","error":"e","url":"u","event":"<event>2</event>"}},
+            {"webhooks-failure":{"id":3,"time":"2026-11-25T10:00:02Z","event":"<event>3</event>"}}]}"#;
+        let failures = webhook_failures(porta).expect("listing");
+        let ids: Vec<_> = failures.iter().map(|f| f.id.as_deref()).collect();
+        assert_eq!(ids, [Some("a"), Some("b"), Some("3")]);
+        assert_eq!(failures[1].event, "<event>2</event>");
+        assert!(!format!("{failures:?}").contains("<event>"));
+        assert_eq!(webhook_failures(br#"{"webhooks-failures":[]}"#), Ok(vec![]));
+        assert_eq!(
+            webhook_failures(br#"[{"time":"t","event":7},{"time":"t"}]"#),
+            Ok(vec![])
+        );
+        assert_eq!(webhook_failures(b"<webhooks-failures/>"), Err(ListingError));
+    }
+
+    #[test]
+    fn a_cancan_denial_is_told_apart() {
+        assert!(is_cancan_denial(br#"{"status":"Forbidden"}"#));
+        assert!(!is_cancan_denial(br#"{"error":"Access denied"}"#));
+        assert!(!is_cancan_denial(b""));
     }
 }

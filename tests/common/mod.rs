@@ -229,7 +229,7 @@ pub fn free_port() -> u16 {
 pub async fn deliver<P, R>(app: &App<P, R>, envelope: &str, name: &str) -> (u16, serde_json::Value)
 where
     P: access_token_revoker::PortalSource,
-    R: access_token_revoker::TokenRevoker,
+    R: access_token_revoker::AdminApi,
 {
     read(&app.respond(&event_request(envelope, name)).await)
 }
