@@ -12,6 +12,12 @@ It answers as porta's own source does (3scale/porta; see ../shared/threescale/po
 * DELETE /admin/api/personal/access_tokens/{id_or_value}.json runs find_from_id_or_value!: the
   numeric id first, with Rails' cast of a string to its leading integer ("7a3f" -> 7), then the
   value; 404 {"status":"Not found"} if neither matches one of the caller's tokens; 200, empty.
+* GET /admin/api/webhooks/failures.json lists failed deliveries, oldest first, as
+  {"webhooks-failures":[{"webhooks-failure":{id,time,error,url,event}}]}; DELETE with ?time=T
+  pops from the oldest while time <= T (app/models/web_hook_failures.rb), without a time it
+  empties the list; only an admin may (CanCan: 403 {"status":"Forbidden"} for a member).
+* PUT /admin/api/accounts/{account}/applications/{id}.json sets the defined extra fields given
+  as top-level form parameters, an empty value included (buyers_applications_controller.rb).
 
 Control endpoints for tests live under /__stand_in/ (porta has nothing there):
   POST /__stand_in/tokens    {"value", "id"?, "user"?, "scopes"?, "permission"?} -> {"id": N}
@@ -21,6 +27,10 @@ Control endpoints for tests live under /__stand_in/ (porta has nothing there):
                              order; with "after": true porta acts first and its answer is replaced
   GET  /__stand_in/requests  every porta request received: method, path, query, auth kind and
                              the client's port (one port: one kept-alive connection)
+  POST /__stand_in/failures  failed deliveries to file: [{"event", "time"?, "id"?}] or porta's
+                             own listing; GET lists them
+  POST /__stand_in/applications  {"id", "account_id", "extra_fields"}; GET lists them
+  GET  /__stand_in/applications/{id}/event?action=updated  the webhook XML porta would send
 
 Usage: fake-admin-api.py [--host H] [--port P (0 picks one)] [--seed FILE.json]
 By default it seeds scripts/local-porta.json: the events/ fixture tokens, alive, and a
@@ -31,7 +41,9 @@ Logs a short SHA-256 fingerprint of a token, never the token.
 """
 import argparse
 import base64
+import datetime
 import hashlib
+import uuid
 import http.server
 import json
 import os
@@ -47,8 +59,19 @@ NOT_PERMITTED = (403, {"error": "Your access token does not have the correct per
 NOT_FOUND = (404, {"status": "Not found"})
 TOKENS = "/admin/api/personal/access_tokens"
 TOKEN_PATH = re.compile(r"^/admin/api/personal/access_tokens/([^/]+)\.json$")
+FAILURES = "/admin/api/webhooks/failures.json"
+APPLICATION_PATH = re.compile(r"^/admin/api/accounts/(\d+)/applications/(\d+)\.json$")
+CANCAN_DENIED = (403, {"status": "Forbidden"})
+# The application extra fields the tenant defined; porta drops any other parameter.
+DEFINED_FIELDS = ("token_value", "token_id", "environment")
 # Ruby's String#to_i: leading digits, single underscores allowed between them.
 RUBY_TO_I = re.compile(r"^\s*[+-]?\d+(?:_\d+)*")
+
+
+def parse_time(text):
+    """Ruby's Time.parse, for the ISO 8601 times porta prints; a naive time is taken as UTC."""
+    parsed = datetime.datetime.fromisoformat(text.strip())
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.timezone.utc)
 
 
 def fingerprint(value):
@@ -69,6 +92,8 @@ class Porta:
         self.next_id = 1
         self.faults = []
         self.requests = []
+        self.failures = []  # a Redis list in porta: appended at the tail, oldest first
+        self.applications = {}  # id -> {id, account_id, extra_fields}
         forced = os.environ.get("FAKE_ADMIN_STATUS")
         if forced:
             self.faults.append({"status": int(forced), "times": None,
@@ -87,8 +112,23 @@ class Porta:
                 "scopes": list(spec.get("scopes", ["account_management"])),
                 "permission": spec.get("permission", "rw"),
                 "name": spec.get("name", f"token {token_id}"),
+                "role": spec.get("role", "admin"),
             }
             return token_id
+
+    def add_failures(self, data):
+        if isinstance(data, dict):  # porta's own listing
+            data = [item.get("webhooks-failure", item) for item in data.get("webhooks-failures", [])]
+        now = datetime.datetime.now(datetime.timezone.utc)
+        with self.lock:
+            for item in data:
+                self.failures.append({
+                    "id": item.get("id") or str(uuid.uuid4()),
+                    "time": item.get("time") or now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "error": item.get("error", "WebHookWorker::ClientError"),
+                    "url": item.get("url", "https://example.execute-api.eu-west-1.amazonaws.com/webhook"),
+                    "event": item["event"],
+                })
 
     def authenticate(self, value):
         """by_access_token.rb: the tenant's token with this value, or None."""
@@ -132,6 +172,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         url = urllib.parse.urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
+        self.body = body
         if url.path.startswith("/__stand_in/"):
             return self.control(method, url.path, body)
         auth, token_value = self.credentials(url.query, body)
@@ -175,6 +216,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return ACCESS_DENIED
             if "account_management" not in caller["scopes"]:
                 return NOT_PERMITTED
+            if path == FAILURES:
+                return self.webhook_failures(method, caller)
+            application = APPLICATION_PATH.match(path)
+            if application and method == "PUT":
+                return self.update_application(caller, application.group(1), application.group(2))
             own = [t for t in self.porta.tokens.values() if t["user"] == caller["user"]]
             if method == "GET" and path == TOKENS + ".json":
                 return 200, {"access_tokens": [{"access_token": {
@@ -191,6 +237,41 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 del self.porta.tokens[target["id"]]
                 return 200, None
             return NOT_FOUND
+
+    def webhook_failures(self, method, caller):
+        """web_hooks_failures_controller.rb; the caller holds the lock."""
+        if caller["role"] != "admin":
+            return CANCAN_DENIED
+        failures = self.porta.failures
+        if method == "GET":
+            return 200, {"webhooks-failures": [{"webhooks-failure": dict(f)} for f in failures]}
+        if method != "DELETE":
+            return NOT_FOUND
+        params = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query, keep_blank_values=True)
+        if "time" not in params:
+            failures.clear()
+            return 200, None
+        try:
+            until = parse_time(params["time"][0])
+        except ValueError:
+            return 400, {"error": "invalid time"}
+        while failures and parse_time(failures[0]["time"]) <= until:
+            failures.pop(0)
+        return 200, None
+
+    def update_application(self, caller, account_id, application_id):
+        """buyers_applications_controller.rb#update; the caller holds the lock."""
+        if caller["permission"] != "rw":
+            return NOT_PERMITTED
+        app = self.porta.applications.get(int(application_id))
+        if app is None or str(app["account_id"]) != account_id:
+            return NOT_FOUND
+        form = urllib.parse.parse_qs(self.body.decode("utf-8", "replace"), keep_blank_values=True)
+        for field, values in form.items():
+            if field in DEFINED_FIELDS:
+                app["extra_fields"][field] = values[0].strip()
+        return 200, {"application": {"id": app["id"], "user_account_id": app["account_id"],
+                                     **app["extra_fields"]}}
 
     def control(self, method, path, body):
         porta = self.porta
@@ -209,9 +290,47 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if (method, path) == ("GET", "/__stand_in/requests"):
                 with porta.lock:
                     return self.answer(200, porta.requests)
+            if (method, path) == ("POST", "/__stand_in/failures"):
+                porta.add_failures(data)
+                return self.answer(204, None)
+            if (method, path) == ("GET", "/__stand_in/failures"):
+                with porta.lock:
+                    return self.answer(200, porta.failures)
+            if (method, path) == ("POST", "/__stand_in/applications"):
+                with porta.lock:
+                    porta.applications[int(data["id"])] = {
+                        "id": int(data["id"]), "account_id": int(data["account_id"]),
+                        "extra_fields": dict(data.get("extra_fields", {}))}
+                return self.answer(201, {"id": int(data["id"])})
+            if (method, path) == ("GET", "/__stand_in/applications"):
+                with porta.lock:
+                    return self.answer(200, list(porta.applications.values()))
+            event = re.match(r"^/__stand_in/applications/(\d+)/event$", path)
+            if method == "GET" and event:
+                return self.answer_xml(self.application_event(int(event.group(1))))
         except (ValueError, KeyError, TypeError) as err:
             return self.answer(400, {"error": type(err).__name__})
         return self.answer(404, NOT_FOUND[1])
+
+    def application_event(self, application_id):
+        """The XML porta's WebHook::Event would post for this application now: extra fields with
+        a present value only (app/lib/fields/extra_fields.rb, extra_fields_to_xml)."""
+        action = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query).get("action", ["updated"])[0]
+        with self.porta.lock:
+            app = self.porta.applications[application_id]
+            fields = "".join(f"<{k}>{v.strip()}</{k}>" for k, v in app["extra_fields"].items() if v.strip())
+            return ('<?xml version="1.0" encoding="UTF-8"?>\n'
+                    f"<event><action>{action}</action><type>application</type><object><application>"
+                    f"<id>{app['id']}</id><user_account_id>{app['account_id']}</user_account_id>"
+                    f"<extra_fields>{fields}</extra_fields></application></object></event>")
+
+    def answer_xml(self, xml):
+        data = xml.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/xml")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
     def answer(self, status, payload, headers=None):
         if payload is None:

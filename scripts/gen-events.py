@@ -234,10 +234,40 @@ def v2_event(method, body, b64, content_type, query, host, api_id, route_key):
     return event
 
 
+# What SAM's Schedule event source delivers through EventBridge: it starts the sweep.
+SCHEDULED_EVENT = {
+    "version": "0",
+    "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+    "detail-type": "Scheduled Event",
+    "source": "aws.events",
+    "account": "123456789012",
+    "time": "2026-11-25T10:05:00Z",
+    "region": "eu-west-1",
+    "resources": ["arn:aws:events:eu-west-1:123456789012:rule/access-token-revoker-FailedDeliveriesSweep"],
+    "detail": {},
+}
+
+
+def failures_listing():
+    """GET /admin/api/webhooks/failures.json after an outage, as porta renders it
+    (app/representers/web_hook_failure(s)_representer.rb): oldest first, the exact XML posted."""
+    def failure(uuid, time, payload):
+        return {"webhooks-failure": {
+            "id": uuid, "time": time, "error": "WebHookWorker::ClientError",
+            "url": "https://f6g7h8i9j0.execute-api.eu-west-1.amazonaws.com/webhook?secret=" + WEBHOOK_SECRET,
+            "event": PAYLOADS[payload]}}
+    return {"webhooks-failures": [
+        failure("0b7e2c3a-1d4f-4e8a-9b6c-5d2e1f0a3b4c", "2026-11-25T09:52:10Z", "application-created"),
+        failure("6f1a9d2e-3c5b-4a7e-8d0f-2b4c6e8a0d1f", "2026-11-25T09:55:41Z", "application-updated"),
+    ]}
+
+
 def all_files():
     files = {}
     for name, xml in PAYLOADS.items():
         files[f"payloads/{name}.xml"] = xml
+    files["payloads/webhook-failures.json"] = json.dumps(failures_listing(), indent=2) + "\n"
+    files["scheduled/sweep.json"] = json.dumps(SCHEDULED_EVENT, indent=2) + "\n"
     for name, (method, payload, delivery, extra) in EVENTS.items():
         body, b64, ctype = body_of(payload, delivery)
         query = {"secret": WEBHOOK_SECRET, **extra}

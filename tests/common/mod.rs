@@ -5,7 +5,9 @@ pub mod porta;
 #[allow(unused_imports)] // not every test crate talks to the admin portal
 pub use porta::Porta;
 
-use access_token_revoker::{AdminApiClient, AdminPortal, App, FixedPortal, RetryPolicy, Settings};
+use access_token_revoker::{
+    AdminApiClient, App, FixedPortal, PortalSetting, RetryPolicy, Settings,
+};
 use lambda_http::{Body, Request, Response};
 use std::collections::HashMap;
 use std::io::Write;
@@ -123,11 +125,17 @@ pub fn app(
     vars: &[(&str, &str)],
 ) -> App<FixedPortal, AdminApiClient> {
     let mut all = vec![("THREESCALE_ADMIN_URL", admin_url)];
+    if let Some(secret) = webhook_secret {
+        all.push(("WEBHOOK_SECRET", secret));
+    }
     all.extend_from_slice(vars);
-    let portal = AdminPortal::new(admin_url, webhook_secret).expect("valid admin URL");
+    let settings = settings(&all);
+    let PortalSetting::Environment(portal) = settings.portal.clone() else {
+        panic!("THREESCALE_ADMIN_URL configures the portal");
+    };
     App::new(
-        settings(&all),
-        FixedPortal(Arc::new(portal)),
+        settings,
+        FixedPortal(portal),
         AdminApiClient::new(fast_retries()).expect("HTTP client"),
     )
 }

@@ -129,6 +129,47 @@ impl Porta {
             .count()
     }
 
+    /// Files failed deliveries, oldest first: `{"event", "time"?, "id"?}`.
+    pub async fn add_failures(&self, failures: Value) {
+        self.control("POST", "failures", Some(failures)).await;
+    }
+
+    /// The failed deliveries still filed.
+    pub async fn failures(&self) -> Vec<Value> {
+        self.control("GET", "failures", None)
+            .await
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Creates an application of `account_id` with these extra fields.
+    pub async fn add_application(&self, id: u64, account_id: u64, extra_fields: Value) {
+        let spec = json!({"id": id, "account_id": account_id, "extra_fields": extra_fields});
+        self.control("POST", "applications", Some(spec)).await;
+    }
+
+    /// An application's extra fields as porta now stores them.
+    pub async fn extra_fields(&self, id: u64) -> Value {
+        self.control("GET", "applications", None)
+            .await
+            .as_array()
+            .and_then(|apps| apps.iter().find(|a| a["id"] == id).cloned())
+            .map(|app| app["extra_fields"].clone())
+            .unwrap_or(Value::Null)
+    }
+
+    /// The webhook XML porta would now send for the application (`action`: updated, …).
+    pub async fn application_event(&self, id: u64, action: &str) -> String {
+        let url = format!(
+            "{}/__stand_in/applications/{id}/event?action={action}",
+            self.url
+        );
+        let response = self.http.get(url).send().await.expect("event call");
+        assert!(response.status().is_success());
+        response.text().await.expect("event XML")
+    }
+
     async fn control(&self, method: &str, what: &str, body: Option<Value>) -> Value {
         let url = format!("{}/__stand_in/{what}", self.url);
         let request = match method {

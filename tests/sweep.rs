@@ -1,0 +1,338 @@
+//! The sweep of 3scale's failed webhook deliveries, and clearing the token field, against the
+//! porta stand-in: what an outage leaves behind ends dead, and nothing is deleted unhandled.
+
+mod common;
+
+use access_token_revoker::invocation;
+use common::porta::LONG_LIVED;
+use common::*;
+use lambda_http::{Context, LambdaEvent};
+use serde_json::{Value, json};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The long-lived admin token (id 1 in the stand-in) doubles as the maintenance token.
+const MAINTENANCE: &str = LONG_LIVED;
+
+/// Tokens created during the outage, one per application; two start with a digit.
+const OUTAGE_TOKENS: [&str; 3] = [
+    "b7c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5",
+    "3f2e1d0c9b8a7f6e5d4c3b2a1f0e9d8c",
+    "9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d",
+];
+
+fn xml(name: &str) -> String {
+    std::fs::read_to_string(events_dir().join(format!("payloads/{name}.xml"))).expect("payload")
+}
+
+/// An `application-created` event for application `id` carrying `token`.
+fn created_event(id: u64, token: &str) -> String {
+    xml("application-created")
+        .replace("<id>1409620384</id>", &format!("<id>{id}</id>"))
+        .replace(TOKEN, token)
+}
+
+/// porta's time format, `minutes_ago` before now.
+fn porta_time(minutes_ago: u64) -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let t = now - minutes_ago * 60;
+    let (days, rem) = (t / 86_400, t % 86_400);
+    // civil_from_days, the inverse of the function under test's parser.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// A stand-in where the outage tokens are alive and their deliveries are filed as failures,
+/// one a minute over seven minutes, with an ignorable update among them.
+async fn after_an_outage() -> Porta {
+    let porta = Porta::with_fixture_tokens().await;
+    for (n, token) in OUTAGE_TOKENS.iter().enumerate() {
+        porta.add(json!({"id": 201 + n, "value": token})).await;
+    }
+    porta
+        .add_failures(json!([
+            {"time": porta_time(7), "event": created_event(11, OUTAGE_TOKENS[0])},
+            {"time": porta_time(6), "event": xml("application-updated")},
+            {"time": porta_time(5), "event": created_event(12, OUTAGE_TOKENS[1])},
+            {"time": porta_time(3), "event": created_event(13, OUTAGE_TOKENS[2])},
+        ]))
+        .await;
+    porta
+}
+
+async fn sweep_with(porta: &Porta, vars: &[(&str, &str)]) -> (Value, Logs) {
+    let app = app(porta.url(), Some(WEBHOOK_SECRET), vars);
+    let scheduled: Value = serde_json::from_str(
+        &std::fs::read_to_string(events_dir().join("scheduled/sweep.json")).expect("event"),
+    )
+    .expect("JSON");
+    let (logs, guard) = Logs::capture();
+    let summary = invocation::handle(&app, LambdaEvent::new(scheduled, Context::default()))
+        .await
+        .expect("a sweep never errs");
+    drop(guard);
+    logs.assert_free_of(&[MAINTENANCE, TOKEN, TOKEN_UPDATED]);
+    logs.assert_free_of(&OUTAGE_TOKENS);
+    (summary, logs)
+}
+
+async fn sweep(porta: &Porta) -> (Value, Logs) {
+    sweep_with(porta, &[("MAINTENANCE_TOKEN", MAINTENANCE)]).await
+}
+
+fn summary_line(logs: &Logs) -> Value {
+    logs.lines()
+        .into_iter()
+        .filter_map(|l| l.get("fields").cloned())
+        .find(|f| f["message"] == "sweep summary")
+        .expect("one sweep summary line")
+}
+
+#[tokio::test]
+async fn a_seven_minute_outage_is_swept_and_every_token_ends_dead() {
+    let porta = after_an_outage().await;
+
+    let (summary, logs) = sweep(&porta).await;
+
+    assert_eq!(
+        summary,
+        json!({"seen": 4, "revoked": 3, "already_revoked": 0, "ignored": 1, "unusable": 0,
+               "failed": 0, "deleted": 4})
+    );
+    for token in OUTAGE_TOKENS {
+        assert!(!porta.is_alive(token).await, "swept tokens end dead");
+    }
+    assert_eq!(
+        porta.live_ids().await,
+        vec![1, 101, 102],
+        "nothing else touched"
+    );
+    assert!(porta.failures().await.is_empty());
+    // Each swept delivery is audited as a live one would be, and the sweep sums it up.
+    let audit = logs.audit_lines();
+    assert_eq!(audit.len(), 4);
+    assert!(audit.iter().all(|a| a["source"] == "sweep"));
+    assert_eq!(summary_line(&logs)["revoked"], 3);
+    // The maintenance token only listed and deleted failures; each token revoked itself.
+    let maintenance_calls: Vec<String> = porta
+        .requests()
+        .await
+        .iter()
+        .filter(|r| r["path"].as_str().is_some_and(|p| p.contains("/webhooks/")))
+        .map(|r| {
+            format!(
+                "{} {}",
+                r["method"].as_str().unwrap_or_default(),
+                r["query"].as_str().unwrap_or_default()
+            )
+        })
+        .collect();
+    assert_eq!(maintenance_calls.len(), 2, "{maintenance_calls:?}");
+    assert!(maintenance_calls[1].starts_with("DELETE time="));
+
+    // A second sweep finds nothing left to do.
+    let (summary, _) = sweep(&porta).await;
+    assert_eq!(summary["seen"], 0);
+}
+
+#[tokio::test]
+async fn a_sweep_that_fails_halfway_deletes_only_what_it_handled() {
+    let porta = after_an_outage().await;
+    // The second token's revocation fails on every attempt of this sweep.
+    porta
+        .fault(
+            json!({"method": "DELETE", "path": format!("/{}\\.json$", OUTAGE_TOKENS[1]),
+                       "status": 503, "times": fast_retries().attempts}),
+        )
+        .await;
+
+    let (summary, logs) = sweep(&porta).await;
+
+    assert_eq!(
+        (
+            summary["revoked"].as_u64(),
+            summary["ignored"].as_u64(),
+            summary["failed"].as_u64()
+        ),
+        (Some(1), Some(1), Some(1))
+    );
+    assert_eq!(summary["deleted"], 2, "the two handled before the failure");
+    assert!(
+        summary["stopped"]
+            .as_str()
+            .is_some_and(|s| s.contains("failed"))
+    );
+    let left: Vec<Value> = porta.failures().await;
+    assert_eq!(
+        left.len(),
+        2,
+        "the failed one and the one after it stay filed"
+    );
+    assert!(
+        left[0]["event"]
+            .as_str()
+            .is_some_and(|e| e.contains(OUTAGE_TOKENS[1]))
+    );
+    assert!(porta.is_alive(OUTAGE_TOKENS[1]).await);
+    assert!(porta.is_alive(OUTAGE_TOKENS[2]).await, "not reached");
+    assert_eq!(summary_line(&logs)["failed"], 1);
+
+    // The next sweep picks up where this one stopped.
+    let (summary, _) = sweep(&porta).await;
+    assert_eq!(
+        (summary["revoked"].as_u64(), summary["deleted"].as_u64()),
+        (Some(2), Some(2))
+    );
+    for token in OUTAGE_TOKENS {
+        assert!(!porta.is_alive(token).await);
+    }
+}
+
+#[tokio::test]
+async fn a_failure_filed_in_the_last_minute_is_revoked_now_and_deleted_later() {
+    let porta = Porta::with_fixture_tokens().await;
+    porta
+        .add(json!({"id": 201, "value": OUTAGE_TOKENS[0]}))
+        .await;
+    porta
+        .add_failures(
+            json!([{"time": porta_time(0), "event": created_event(11, OUTAGE_TOKENS[0])}]),
+        )
+        .await;
+    let (summary, _) = sweep(&porta).await;
+    assert_eq!(
+        (summary["revoked"].as_u64(), summary["deleted"].as_u64()),
+        (Some(1), Some(0))
+    );
+    assert!(!porta.is_alive(OUTAGE_TOKENS[0]).await);
+    assert_eq!(
+        porta.failures().await.len(),
+        1,
+        "held back: a newer one may share its second"
+    );
+}
+
+#[tokio::test]
+async fn without_a_usable_maintenance_token_nothing_is_read_or_deleted() {
+    // None configured: the function behaves as before, and says so once per sweep.
+    let porta = after_an_outage().await;
+    let (summary, logs) = sweep_with(&porta, &[]).await;
+    assert_eq!(summary["stopped"], "no maintenance_token");
+    assert!(
+        logs.text()
+            .contains("sweep skipped: the secret has no maintenance_token")
+    );
+    assert!(porta.requests().await.is_empty());
+
+    // One 3scale does not know, and one whose user is not an admin.
+    porta
+        .add(json!({"id": 2, "value": "member-token-no-webhooks", "role": "member"}))
+        .await;
+    for (token, says) in [
+        (
+            "unknown-maintenance-token",
+            "the maintenance token is refused",
+        ),
+        ("member-token-no-webhooks", "it must be an admin"),
+    ] {
+        let (summary, logs) = sweep_with(&porta, &[("MAINTENANCE_TOKEN", token)]).await;
+        assert_eq!(summary["stopped"], "the failures listing failed", "{token}");
+        assert!(logs.text().contains(says), "{token}: {}", logs.text());
+        logs.assert_free_of(&[token]);
+    }
+    assert_eq!(porta.failures().await.len(), 4, "nothing deleted");
+    for token in OUTAGE_TOKENS {
+        assert!(porta.is_alive(token).await);
+    }
+}
+
+#[tokio::test]
+async fn the_token_field_is_cleared_and_the_update_webhook_it_fires_is_ignored() {
+    let porta = Porta::with_fixture_tokens().await;
+    porta
+        .add_application(
+            1_409_620_384,
+            2_445_583_467_891,
+            json!({"environment": "production", "token_value": TOKEN, "token_id": "101"}),
+        )
+        .await;
+    let vars = [
+        ("MAINTENANCE_TOKEN", MAINTENANCE),
+        ("CLEAR_TOKEN_FIELD", "true"),
+    ];
+    let app = app(porta.url(), Some(WEBHOOK_SECRET), &vars);
+    let (logs, guard) = Logs::capture();
+
+    let (status, body) = deliver(&app, "apigw-http", "application-created").await;
+
+    drop(guard);
+    assert_eq!((status, body), (200, json!({"outcome": "revoked"})));
+    assert_eq!(
+        porta.extra_fields(1_409_620_384).await,
+        json!({"environment": "production", "token_value": "", "token_id": ""})
+    );
+    assert_eq!(logs.audit_lines()[0]["token_field_cleared"], true);
+    logs.assert_free_of(&[TOKEN, MAINTENANCE]);
+
+    // The update fires `application`/`updated`, without the emptied fields; it is ignored.
+    let updated = porta.application_event(1_409_620_384, "updated").await;
+    assert!(!updated.contains("token_value"));
+    let request = edited_request("apigw-http", "application-created", |e| {
+        set_text_body(e, &updated)
+    });
+    let (status, body) = read(&app.respond(&request).await);
+    assert_eq!((status, body["outcome"].as_str()), (200, Some("ignored")));
+}
+
+#[tokio::test]
+async fn a_failed_clear_is_logged_and_counted_but_the_answer_stands() {
+    // No such application in the admin portal: the PUT gets 404.
+    let porta = Porta::with_fixture_tokens().await;
+    let vars = [
+        ("MAINTENANCE_TOKEN", MAINTENANCE),
+        ("CLEAR_TOKEN_FIELD", "true"),
+    ];
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let kept = std::sync::Arc::clone(&lines);
+    let with_maintenance = app(porta.url(), Some(WEBHOOK_SECRET), &vars).with_metrics(
+        access_token_revoker::metrics::MetricsSink::new("t", move |l| {
+            kept.lock().expect("lines").push(l.to_owned());
+        }),
+    );
+    let (logs, guard) = Logs::capture();
+    let (status, body) = deliver(&with_maintenance, "apigw-rest", "application-created").await;
+    drop(guard);
+    assert_eq!((status, body), (200, json!({"outcome": "revoked"})));
+    assert!(!porta.is_alive(TOKEN).await);
+    assert_eq!(logs.audit_lines()[0]["token_field_cleared"], false);
+    assert!(logs.text().contains("clearing the token field failed"));
+    let emf: Value = serde_json::from_str(&lines.lock().expect("lines")[0]).expect("EMF");
+    assert_eq!(emf["FieldClearFailures"], 1);
+
+    // Without a maintenance token, clearing is not attempted and says why.
+    let without = app(
+        porta.url(),
+        Some(WEBHOOK_SECRET),
+        &[("CLEAR_TOKEN_FIELD", "true")],
+    );
+    let (logs, guard) = Logs::capture();
+    let (status, _) = deliver(&without, "apigw-rest", "application-created").await;
+    drop(guard);
+    assert_eq!(status, 200);
+    assert!(logs.text().contains("has no maintenance_token"));
+}
