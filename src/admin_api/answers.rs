@@ -89,21 +89,35 @@ pub struct ListingError;
 pub fn token_ids(body: &[u8]) -> Result<Vec<u64>, ListingError> {
     let value: serde_json::Value = serde_json::from_slice(body).map_err(|_| ListingError)?;
     let mut ids = Vec::new();
-    // An explicit stack: serde_json already caps nesting at 128, and this keeps it flat anyway.
-    let mut stack = vec![&value];
+    visit_objects(&value, |object| {
+        if let Some(id) = object.get("id").and_then(as_id) {
+            ids.push(id);
+        }
+        true
+    });
+    Ok(ids)
+}
+
+/// Calls `visit` on every object in `value`, in document order; descends into an object's
+/// values only when `visit` returns true. An explicit stack: serde_json caps nesting at 128,
+/// and this keeps it flat anyway.
+fn visit_objects<'a>(
+    value: &'a serde_json::Value,
+    mut visit: impl FnMut(&'a serde_json::Map<String, serde_json::Value>) -> bool,
+) {
+    let mut stack = vec![value];
     while let Some(node) = stack.pop() {
         match node {
             serde_json::Value::Object(map) => {
-                if let Some(id) = map.get("id").and_then(as_id) {
-                    ids.push(id);
+                if visit(map) {
+                    stack.extend(map.values().rev());
                 }
-                stack.extend(map.values());
             }
+            // Reversed onto the stack, so they come off in document order.
             serde_json::Value::Array(items) => stack.extend(items.iter().rev()),
             _ => {}
         }
     }
-    Ok(ids)
 }
 
 fn as_id(value: &serde_json::Value) -> Option<u64> {
@@ -209,32 +223,24 @@ impl std::fmt::Debug for WebhookFailure {
 pub fn webhook_failures(body: &[u8]) -> Result<Vec<WebhookFailure>, ListingError> {
     let value: serde_json::Value = serde_json::from_slice(body).map_err(|_| ListingError)?;
     let mut failures = Vec::new();
-    let mut stack = vec![&value];
-    while let Some(node) = stack.pop() {
-        match node {
-            serde_json::Value::Object(map) => {
-                let time = map.get("time").and_then(serde_json::Value::as_str);
-                let event = map.get("event").and_then(serde_json::Value::as_str);
-                if let (Some(time), Some(event)) = (time, event) {
-                    let id = map.get("id").and_then(|id| match id {
-                        serde_json::Value::String(s) => Some(s.clone()),
-                        serde_json::Value::Number(n) => Some(n.to_string()),
-                        _ => None,
-                    });
-                    failures.push(WebhookFailure {
-                        id,
-                        time: time.to_owned(),
-                        event: event.to_owned(),
-                    });
-                } else {
-                    stack.extend(map.values().rev());
-                }
-            }
-            // Reversed onto the stack, so they come off in document order.
-            serde_json::Value::Array(items) => stack.extend(items.iter().rev()),
-            _ => {}
-        }
-    }
+    visit_objects(&value, |object| {
+        let time = object.get("time").and_then(serde_json::Value::as_str);
+        let event = object.get("event").and_then(serde_json::Value::as_str);
+        let (Some(time), Some(event)) = (time, event) else {
+            return true;
+        };
+        let id = object.get("id").and_then(|id| match id {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        });
+        failures.push(WebhookFailure {
+            id,
+            time: time.to_owned(),
+            event: event.to_owned(),
+        });
+        false
+    });
     Ok(failures)
 }
 
