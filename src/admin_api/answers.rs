@@ -108,11 +108,7 @@ fn visit_objects<'a>(
     let mut stack = vec![value];
     while let Some(node) = stack.pop() {
         match node {
-            serde_json::Value::Object(map) => {
-                if visit(map) {
-                    stack.extend(map.values().rev());
-                }
-            }
+            serde_json::Value::Object(map) if visit(map) => stack.extend(map.values().rev()),
             // Reversed onto the stack, so they come off in document order.
             serde_json::Value::Array(items) => stack.extend(items.iter().rev()),
             _ => {}
