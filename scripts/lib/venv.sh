@@ -9,12 +9,15 @@
 
 VENV="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/.venv"
 
+# 1.51: 1.58 no longer flags an unknown Lambda Runtime (E3030). moto[server] pulls cfn-lint in
+# too, so this pin constrains every install into .venv/.
+_CFN_LINT='cfn-lint==1.51.0'
+
 # tool -> the command it provides, the pip requirement that installs it, and the venv it goes in
 _tool() {
   case $1 in
     moto) echo "moto_server moto[server]==5.2.5 $VENV" ;;
-    # 1.51: 1.58 no longer flags an unknown Lambda Runtime (E3030).
-    cfn-lint) echo "cfn-lint cfn-lint==1.51.0 $VENV" ;;
+    cfn-lint) echo "cfn-lint $_CFN_LINT $VENV" ;;
     cargo-lambda) echo "cargo-lambda cargo-lambda==1.9.2 $VENV" ;;
     sam) echo "sam aws-sam-cli==1.170.0 $VENV/sam" ;;
     *) echo "scripts/lib/venv.sh: unknown tool '$1'" >&2; return 1 ;;
@@ -23,7 +26,8 @@ _tool() {
 
 # _install VENV REQUIREMENT...
 _install() {
-  local venv=$1; shift
+  local venv=$1 constrain=; shift
+  [ "$venv" = "$VENV" ] && constrain=1
   echo "installing $* into ${venv#"$(dirname "$VENV")/"}/ (once) ..." >&2
   if [ ! -x "$venv/bin/python3" ]; then
     python3 -m venv "$venv" || {
@@ -31,7 +35,8 @@ _install() {
       return 1
     }
   fi
-  "$venv/bin/python3" -m pip install --quiet --disable-pip-version-check "$@" || {
+  "$venv/bin/python3" -m pip install --quiet --disable-pip-version-check \
+    ${constrain:+--constraint <(echo "$_CFN_LINT")} "$@" || {
     echo "could not install $*: $venv/bin/python3 -m pip install $*" >&2
     return 1
   }
