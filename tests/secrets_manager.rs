@@ -31,6 +31,15 @@ fn moto() -> &'static Moto {
             std::process::id()
         ));
         let _ = std::fs::remove_file(&recording);
+        // `sh` below always starts, so look for moto_server first rather than time out.
+        let on_path = std::env::var_os("PATH").is_some_and(|path| {
+            std::env::split_paths(&path).any(|dir| dir.join("moto_server").is_file())
+        });
+        assert!(
+            on_path,
+            "moto_server is not on PATH: run the tests with scripts/test, \
+             or pip install 'moto[server]'"
+        );
         // `read` returns when this process exits and the pipe closes, so moto never outlives us.
         let mut child = Command::new("sh")
             .arg("-c")
@@ -41,7 +50,7 @@ fn moto() -> &'static Moto {
             .env("MOTO_RECORDER_FILEPATH", &recording)
             .stdin(Stdio::piped())
             .spawn()
-            .expect("moto_server (pip install 'moto[server]')");
+            .expect("sh");
         let stdin = child.stdin.take().expect("piped stdin");
         let deadline = Instant::now() + Duration::from_secs(30);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
