@@ -140,6 +140,33 @@ async fn hosts_paths_and_queries_that_make_no_uri_are_400_not_a_panic() {
     assert_eq!(porta.deletes().await, 0);
 }
 
+/// http's `Uri` holds at most 65,534 bytes, and lambda_http joins the host, path and query
+/// into one and `expect`s it to parse. Found by fuzzing (tests/fuzz-regressions/lambda_event/).
+#[tokio::test]
+async fn a_path_and_query_that_fit_apart_but_not_together_are_400_not_a_panic() {
+    let porta = Porta::with_fixture_tokens().await;
+    let app = app_at(porta.url());
+    let long = "a".repeat(40_000);
+    for envelope in ENVELOPES {
+        let mut bad = event(envelope, "application-created");
+        if envelope == "apigw-rest" {
+            bad["path"] = format!("/{long}").into();
+        } else {
+            bad["rawPath"] = format!("/{long}").into();
+        }
+        set_query(&mut bad, &[("secret", WEBHOOK_SECRET), ("x", &long)]);
+        let (status, json) = answer(&invoke(&app, bad).await);
+        assert_eq!(
+            (status, json["error"].as_str()),
+            (400, Some("malformed_event")),
+            "{envelope}"
+        );
+    }
+    assert_eq!(porta.deletes().await, 0);
+    let (status, json) = answer(&invoke(&app, event("apigw-http", "application-created")).await);
+    assert_eq!((status, json["outcome"].as_str()), (200, Some("revoked")));
+}
+
 #[tokio::test]
 async fn events_of_no_known_shape_are_400_json() {
     let porta = Porta::with_fixture_tokens().await;

@@ -61,13 +61,26 @@ fn classify_forbidden(body: &[u8]) -> TokenAnswer {
         error: String,
     }
     // `render_error` writes exactly `{"error": message}`; anything else is not porta's verdict.
-    match serde_json::from_slice::<RenderError>(body) {
-        Ok(RenderError { error }) if error == "Access denied" => TokenAnswer::Dead,
-        Ok(RenderError { error }) if error.to_ascii_lowercase().contains("permission") => {
+    match json_object::<RenderError>(body) {
+        Some(RenderError { error }) if error == "Access denied" => TokenAnswer::Dead,
+        Some(RenderError { error }) if error.to_ascii_lowercase().contains("permission") => {
             TokenAnswer::NotPermitted
         }
         _ => TokenAnswer::Unexpected,
     }
+}
+
+/// `body` as `T`, only if it is one JSON object in UTF-8, as porta renders its errors.
+///
+/// serde's derive alone is laxer: it also reads a struct from an array (`["Access denied"]`
+/// would be porta's verdict on a dead token), and from bytes it skips a field without
+/// checking that it is UTF-8. The fuzz target `answers` checks both (fuzz/src/lib.rs).
+fn json_object<T: serde::de::DeserializeOwned>(body: &[u8]) -> Option<T> {
+    let text = std::str::from_utf8(body).ok()?;
+    let is_object = text
+        .trim_start_matches([' ', '\t', '\n', '\r'])
+        .starts_with('{');
+    is_object.then(|| serde_json::from_str(text).ok()).flatten()
 }
 
 /// The token listing could not be read.
@@ -176,7 +189,7 @@ pub fn is_cancan_denial(body: &[u8]) -> bool {
     struct Status {
         status: String,
     }
-    serde_json::from_slice::<Status>(body).is_ok_and(|s| s.status == "Forbidden")
+    json_object::<Status>(body).is_some_and(|s| s.status == "Forbidden")
 }
 
 /// One failed webhook delivery, as porta lists it
@@ -289,6 +302,10 @@ mod tests {
             br#"{"error":["Access denied"]}"#,
             br#"["Forbidden"]"#,
             b"Forbidden",
+            // JSON that is not one object, or not UTF-8: serde's derive alone took these.
+            br#"["Access denied"]"#,
+            br#"["Your access token does not have the correct permissions"]"#,
+            b"{\"\":\"\x93\",\"error\":\"Access denied\"}",
         ] {
             assert_eq!(classify(403, body), TokenAnswer::Unexpected, "{body:?}");
         }
@@ -363,5 +380,10 @@ mod tests {
         assert!(is_cancan_denial(br#"{"status":"Forbidden"}"#));
         assert!(!is_cancan_denial(br#"{"error":"Access denied"}"#));
         assert!(!is_cancan_denial(b""));
+        assert!(!is_cancan_denial(br#"["Forbidden"]"#));
+        assert!(!is_cancan_denial(
+            b"{\"x\":\"\xff\",\"status\":\"Forbidden\"}"
+        ));
+        assert!(is_cancan_denial(b" \r\n{\"status\":\"Forbidden\",\"x\":1}"));
     }
 }

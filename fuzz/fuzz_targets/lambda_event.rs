@@ -1,0 +1,15 @@
+//! A whole invocation, raw event to response: see `access_token_revoker_fuzz::lambda_event`.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(
+    init: {
+        // The audit and warning lines are on the request path too: format them, then drop them.
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_writer(std::io::sink)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("one subscriber");
+    },
+    |data: &[u8]| access_token_revoker_fuzz::lambda_event(data)
+);
