@@ -10,6 +10,7 @@ pub mod invocation;
 pub mod metrics;
 pub mod outcome;
 pub mod sensitive;
+pub mod tls;
 pub mod webhook;
 
 pub use admin_api::{AdminApiClient, RetryPolicy, Revocation, TokenRevoker, Verdict};
