@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod outcome;
 pub mod sensitive;
 pub mod sweep;
+pub mod tls;
 pub mod webhook;
 
 pub use admin_api::{AdminApi, AdminApiClient, RetryPolicy, Revocation, Verdict};

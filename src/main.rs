@@ -12,6 +12,8 @@ async fn main() -> Result<(), Error> {
     // JSON lines under Lambda advanced logging (AWS_LAMBDA_LOG_FORMAT=JSON). Never run at TRACE:
     // the runtime then logs raw events, which carry the token and the shared secret.
     tracing::init_default_subscriber();
+    // Before any HTTP client is built: reqwest has no crypto provider of its own.
+    access_token_revoker::tls::install_crypto_provider();
 
     let settings = Settings::from_lookup(|name| std::env::var(name).ok())?;
     let revoker = AdminApiClient::new(RetryPolicy::default())?;
@@ -24,7 +26,7 @@ async fn main() -> Result<(), Error> {
     match settings.portal.clone() {
         PortalSetting::SecretsManager { secret_id } => {
             // Honours AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_SECRETS_MANAGER; nothing is fetched yet.
-            let aws = aws_config::load_from_env().await;
+            let aws = access_token_revoker::tls::aws_config_loader().load().await;
             let client = aws_sdk_secretsmanager::Client::new(&aws);
             let portal = SecretsManagerPortal::new(client, secret_id, settings.secret_ttl);
             serve(App::new(settings, portal, revoker)).await

@@ -1,10 +1,10 @@
 //! The admin portal configuration from Secrets Manager: `moto_server` on loopback stands in
 //! for the service, and the real SDK client reaches it through `AWS_ENDPOINT_URL`, as in
-//! production (`aws_config::load_from_env`).
+//! production (`tls::aws_config_loader`, which reads the environment as `load_from_env` does).
 
 mod common;
 
-use access_token_revoker::{AdminApiClient, App, SecretsManagerPortal};
+use access_token_revoker::{AdminApiClient, App, SecretsManagerPortal, tls};
 use base64::Engine as _;
 use common::*;
 use std::io::Read as _;
@@ -80,7 +80,7 @@ fn moto() -> &'static Moto {
 
 async fn secrets_client() -> aws_sdk_secretsmanager::Client {
     moto();
-    aws_sdk_secretsmanager::Client::new(&aws_config::load_from_env().await)
+    aws_sdk_secretsmanager::Client::new(&tls::aws_config_loader().load().await)
 }
 
 async fn create_secret(client: &aws_sdk_secretsmanager::Client, name: &str, value: &str) {
@@ -275,7 +275,7 @@ async fn a_malformed_secret_is_500_and_its_value_is_not_logged() {
 async fn an_unreachable_secrets_manager_is_500_not_a_crash() {
     moto();
     let port = free_port();
-    let config = aws_config::from_env()
+    let config = tls::aws_config_loader()
         .endpoint_url(format!("http://127.0.0.1:{port}"))
         .load()
         .await;

@@ -193,6 +193,7 @@ struct Transient {
 impl AdminApiClient {
     /// Builds the HTTP client once per cold start.
     pub fn new(retry: RetryPolicy) -> Result<Self, reqwest::Error> {
+        crate::tls::install_crypto_provider();
         let http = reqwest::Client::builder()
             .connect_timeout(retry.connect_timeout)
             .timeout(retry.attempt_timeout)

@@ -39,7 +39,10 @@ impl Porta {
         Self {
             url,
             child,
-            http: reqwest::Client::new(),
+            http: {
+                access_token_revoker::tls::install_crypto_provider();
+                reqwest::Client::new()
+            },
         }
     }
 
