@@ -37,23 +37,9 @@ fn porta_time(minutes_ago: u64) -> String {
         .duration_since(UNIX_EPOCH)
         .expect("clock")
         .as_secs();
-    let t = now - minutes_ago * 60;
-    let (days, rem) = (t / 86_400, t % 86_400);
-    // civil_from_days, the inverse of the function under test's parser.
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
     format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
+        "{}Z",
+        common::civil_time::format_unix(now - minutes_ago * 60)
     )
 }
 

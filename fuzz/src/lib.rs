@@ -298,26 +298,9 @@ fn check_ids(text: &str) {
     assert_eq!(answers::id_rails_would_read(text), ruby, "{text:?}");
 }
 
-/// Unix seconds → `YYYY-MM-DDTHH:MM:SS` (Howard Hinnant's civil_from_days).
-fn format_time(t: u64) -> String {
-    let days = (t / 86_400) as i64;
-    let secs = t % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
-}
+#[path = "../../tests/common/civil_time.rs"]
+mod civil_time;
+use civil_time::format_unix as format_time;
 
 fn days_in_month(year: u64, month: u64) -> u64 {
     match month {

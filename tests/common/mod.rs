@@ -1,6 +1,7 @@
 //! Shared test helpers: fixtures from events/, a loopback 3scale admin portal, log capture.
 #![allow(dead_code)] // each test crate uses a different subset
 
+pub mod civil_time;
 pub mod porta;
 #[allow(unused_imports)] // not every test crate talks to the admin portal
 pub use porta::Porta;
