@@ -1,6 +1,6 @@
 //! The HTTP edge: API Gateway request in, decision, JSON response out.
 
-use crate::admin_api::AdminApi;
+use crate::admin_api::{AdminApi, Probe};
 use crate::audit::Audit;
 use crate::config::{PortalSource, Settings};
 use crate::decision::decide_event;
@@ -96,10 +96,14 @@ impl<P: PortalSource, R: AdminApi> App<P, R> {
             }
         }
         if method == Method::GET {
-            return if query.and_then(|q| q.first("ping")) == Some("3scale") {
-                Outcome::Pong
-            } else {
-                Outcome::Ignored("GET without ping=3scale")
+            if query.and_then(|q| q.first("ping")) != Some("3scale") {
+                return Outcome::Ignored("GET without ping=3scale");
+            }
+            // 3scale's Ping button then proves the whole chain: secret, configuration, admin_url.
+            return match self.api.probe(&portal).await {
+                Probe::Porta => Outcome::Pong,
+                Probe::NotPorta(what) => Outcome::AdminUrlNotThreescale(what),
+                Probe::Unreachable(why) => Outcome::AdminUnreachable(why),
             };
         }
 

@@ -17,7 +17,7 @@ pub const NAMESPACE: &str = "AccessTokenRevoker";
 /// The EMF object for one decision. Dimensions are the function's name and the outcome's
 /// name, both fixed vocabularies: no token, secret or application data.
 pub fn emf(outcome: &Outcome, audit: &Audit, function_name: &str, timestamp_ms: u64) -> Value {
-    let failed = u8::from(outcome.status().is_server_error());
+    let failed = u8::from(outcome.is_failed_revocation());
     let mut metrics = vec![
         json!({"Name": "Decisions", "Unit": "Count"}),
         json!({"Name": "FailedRevocations", "Unit": "Count"}),

@@ -41,6 +41,10 @@ pub enum Outcome {
     AdminRejected(Option<u16>),
     /// 3scale did not answer usefully after bounded retries.
     AdminUnavailable,
+    /// Ping: `admin_url` did not answer the probe, or answered 408, 429 or 5xx: why.
+    AdminUnreachable(String),
+    /// Ping: something answered the probe, but not as a 3scale admin API does: what came back.
+    AdminUrlNotThreescale(String),
 }
 
 impl Outcome {
@@ -61,8 +65,19 @@ impl Outcome {
             | Self::AmbiguousToken
             | Self::RevocationNotVerified
             | Self::AdminRejected(_)
-            | Self::AdminUnavailable => StatusCode::BAD_GATEWAY,
+            | Self::AdminUnavailable
+            | Self::AdminUnreachable(_)
+            | Self::AdminUrlNotThreescale(_) => StatusCode::BAD_GATEWAY,
         }
+    }
+
+    /// A 5xx for a delivery, which may have left a token alive; not a failed Ping.
+    pub fn is_failed_revocation(&self) -> bool {
+        self.status().is_server_error()
+            && !matches!(
+                self,
+                Self::AdminUnreachable(_) | Self::AdminUrlNotThreescale(_)
+            )
     }
 
     /// Short name used in the JSON body and the audit log.
@@ -85,6 +100,8 @@ impl Outcome {
             Self::RevocationNotVerified => "revocation_not_verified",
             Self::AdminRejected(_) => "admin_api_rejected",
             Self::AdminUnavailable => "admin_api_unavailable",
+            Self::AdminUnreachable(_) => "admin_api_unreachable",
+            Self::AdminUrlNotThreescale(_) => "admin_url_not_3scale",
         }
     }
 
@@ -122,6 +139,14 @@ impl Outcome {
             Self::AdminUnavailable => {
                 "the 3scale admin API did not answer usefully after retries; retry later".to_owned()
             }
+            Self::AdminUnreachable(why) => {
+                format!("the secret is right, but admin_url could not be reached: {why}")
+            }
+            Self::AdminUrlNotThreescale(what) => format!(
+                "the secret is right, but admin_url is not a 3scale admin portal: \
+                 GET /admin/api/personal/access_tokens.json without a token {what}, where 3scale \
+                 answers 403 {{\"error\":\"Access denied\"}}"
+            ),
         };
         json!({"error": self.name(), "message": message})
     }

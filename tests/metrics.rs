@@ -119,7 +119,7 @@ async fn each_decision_writes_one_valid_emf_line() {
 }
 
 #[tokio::test]
-async fn every_5xx_outcome_counts_as_a_failed_revocation() {
+async fn every_5xx_delivery_counts_as_a_failed_revocation_and_a_failed_ping_does_not() {
     let porta = Porta::with_fixture_tokens().await;
     porta.fault(json!({"status": 503, "times": null})).await;
     let (sink, lines) = capture();
@@ -145,5 +145,15 @@ async fn every_5xx_outcome_counts_as_a_failed_revocation() {
     assert_eq!(
         parsed[1]["FailedRevocations"], 0,
         "a 4xx is the caller's, not a revocation's"
+    );
+    assert_eq!(parsed.len(), 2);
+
+    let (status, _) = deliver(&app, "apigw-rest", "ping").await;
+    assert_eq!(status, 502);
+    let ping = assert_valid_emf(lines.lock().expect("lines").last().expect("a line"));
+    assert_eq!(ping["Outcome"], "admin_api_unreachable");
+    assert_eq!(
+        ping["FailedRevocations"], 0,
+        "Ping revokes nothing; its 502 is counted by outcome only"
     );
 }

@@ -12,7 +12,7 @@
 //! - [`lambda_event`]: a whole invocation, raw Lambda event to response, through
 //!   `invocation::handle` (and so `lambda_http`) with a stub admin API.
 
-use access_token_revoker::admin_api::answers::{self, TokenAnswer, WebhookFailure};
+use access_token_revoker::admin_api::answers::{self, Probe, TokenAnswer, WebhookFailure};
 use access_token_revoker::admin_api::{
     AdminApi, ApplicationRef, MaintenanceError, Revocation, Step, TokenId, TokenToRevoke, Verdict,
     tokens_url,
@@ -236,6 +236,13 @@ pub fn answers(data: &[u8]) {
     let status = data
         .get(..2)
         .map_or(200, |b| u16::from_le_bytes([b[0], b[1]]) % 600);
+    // Ping: only porta's own refusal proves admin_url, and what is said never quotes the body.
+    for status in [status, 403] {
+        match answers::probe(status, data) {
+            Probe::Porta => assert_eq!(answers::classify(status, data), TokenAnswer::Dead),
+            other => assert_eq!(other, answers::probe(status, b""), "the body is not quoted"),
+        }
+    }
     if status != 403 {
         let body_free = answers::classify(status, b"");
         assert_eq!(
@@ -468,6 +475,11 @@ impl Stub {
 }
 
 impl AdminApi for Stub {
+    async fn probe(&self, portal: &AdminPortal) -> Probe {
+        check_tokens_url(portal.admin_url(), None);
+        Probe::Porta
+    }
+
     async fn revoke(&self, portal: &AdminPortal, token: TokenToRevoke<'_>) -> Revocation {
         self.calls.revokes.fetch_add(1, Ordering::Relaxed);
         assert!(AccessToken::parse(token.value.expose()).is_ok());

@@ -83,6 +83,43 @@ fn json_object<T: serde::de::DeserializeOwned>(body: &[u8]) -> Option<T> {
     is_object.then(|| serde_json::from_str(text).ok()).flatten()
 }
 
+/// What `admin_url` turned out to be, asked for the token listing with no token (3scale's Ping).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Probe {
+    /// porta's own 403 `{"error":"Access denied"}`: a 3scale admin API.
+    Porta,
+    /// Something answered, but not as porta does: what came back.
+    NotPorta(String),
+    /// No answer, or a failing one (408, 429, 5xx): why.
+    Unreachable(String),
+}
+
+/// Classifies the answer to an unauthenticated `GET …/personal/access_tokens.json`.
+///
+/// ```
+/// use access_token_revoker::admin_api::answers::{probe, Probe};
+///
+/// assert_eq!(probe(403, br#"{"error":"Access denied"}"#), Probe::Porta);
+/// assert!(matches!(probe(404, b"<html>Not Found</html>"), Probe::NotPorta(_)));
+/// assert!(matches!(probe(503, b""), Probe::Unreachable(_)));
+/// ```
+pub fn probe(status: u16, body: &[u8]) -> Probe {
+    let not_porta = |what: String| Probe::NotPorta(format!("answered {status}{what}"));
+    match classify(status, body) {
+        TokenAnswer::Dead => Probe::Porta,
+        TokenAnswer::Transient => Probe::Unreachable(format!("admin API answered {status}")),
+        TokenAnswer::Done => not_porta(" to a request without a token".to_owned()),
+        _ if status == 403 => not_porta(
+            ", but not with {\"error\":\"Access denied\"} (an empty 403 is a suspended account)"
+                .to_owned(),
+        ),
+        _ if (300..400).contains(&status) => {
+            not_porta(", a redirect: use the admin portal's own https:// URL".to_owned())
+        }
+        _ => not_porta(String::new()),
+    }
+}
+
 /// The token listing could not be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("the token listing is not JSON")]

@@ -6,6 +6,7 @@ pub mod answers;
 pub mod maintenance;
 pub mod tokens;
 
+pub use answers::Probe;
 pub use maintenance::{MaintenanceError, WebhookFailure};
 pub use tokens::{Revocation, Step, TokenId, TokenToRevoke, Verdict, tokens_url};
 
@@ -26,6 +27,10 @@ pub trait AdminApi: Send + Sync {
         portal: &AdminPortal,
         token: TokenToRevoke<'_>,
     ) -> impl Future<Output = Revocation> + Send;
+
+    /// Asks `portal`, with no token, for the token listing: porta refuses it in its own words,
+    /// which proves `admin_url` reaches a 3scale admin API. One attempt, for 3scale's Ping.
+    fn probe(&self, portal: &AdminPortal) -> impl Future<Output = Probe> + Send;
 
     /// Lists the tenant's failed webhook deliveries, oldest first, with the maintenance token.
     fn webhook_failures(
@@ -64,6 +69,10 @@ pub struct ApplicationRef<'a> {
 impl AdminApi for AdminApiClient {
     async fn revoke(&self, portal: &AdminPortal, token: TokenToRevoke<'_>) -> Revocation {
         self.revoke_verified(portal, token).await
+    }
+
+    async fn probe(&self, portal: &AdminPortal) -> Probe {
+        self.probe_unauthenticated(portal).await
     }
 
     async fn webhook_failures(
@@ -133,11 +142,11 @@ pub struct AdminApiClient {
     retry: RetryPolicy,
 }
 
-/// One call to porta: what to send, with which token.
+/// One call to porta: what to send, with which token (none for the Ping probe).
 struct Call<'a> {
     method: Method,
     url: Url,
-    token: &'a AccessToken,
+    token: Option<&'a AccessToken>,
     form: Option<String>,
     body_limit: usize,
 }
@@ -146,9 +155,17 @@ impl<'a> Call<'a> {
     /// A call with no body whose answer is read up to [`MAX_ERROR_BODY`].
     fn new(method: Method, url: Url, token: &'a AccessToken) -> Self {
         Self {
+            token: Some(token),
+            ..Self::anonymous(method, url)
+        }
+    }
+
+    /// A call with no credentials at all.
+    fn anonymous(method: Method, url: Url) -> Self {
+        Self {
             method,
             url,
-            token,
+            token: None,
             form: None,
             body_limit: MAX_ERROR_BODY,
         }
@@ -241,9 +258,11 @@ impl AdminApiClient {
         let mut request = self
             .http
             .request(call.method.clone(), call.url.clone())
-            // porta reads the Basic user name or password; it does not understand Bearer.
-            .basic_auth(call.token.expose(), None::<&str>)
             .header(header::ACCEPT, "application/json");
+        if let Some(token) = call.token {
+            // porta reads the Basic user name or password; it does not understand Bearer.
+            request = request.basic_auth(token.expose(), None::<&str>);
+        }
         if let Some(form) = &call.form {
             request = request
                 .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")

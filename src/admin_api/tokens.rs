@@ -3,7 +3,7 @@
 //! The token authenticates itself (HTTP Basic, empty password), is deleted by its id when one
 //! is known, and must fail to authenticate afterwards before anyone is told it is revoked.
 
-use super::answers::{self, MAX_LISTING_BODY, TokenAnswer};
+use super::answers::{self, MAX_LISTING_BODY, Probe, TokenAnswer};
 use super::{AdminApiClient, Answer, Call, Transient};
 use crate::config::AdminPortal;
 use crate::sensitive::AccessToken;
@@ -210,6 +210,19 @@ impl AdminApiClient {
             status,
             by_id: token.id.is_some(),
             elapsed: started.elapsed(),
+        }
+    }
+}
+
+impl AdminApiClient {
+    /// One unauthenticated `GET …/access_tokens.json`, within the client's per-attempt timeouts.
+    pub(super) async fn probe_unauthenticated(&self, portal: &AdminPortal) -> Probe {
+        let Some(url) = tokens_url(portal.admin_url(), None) else {
+            return Probe::NotPorta("admin_url cannot take a path".to_owned());
+        };
+        match self.attempt(&Call::anonymous(Method::GET, url)).await {
+            Ok(answer) => answers::probe(answer.status.as_u16(), &answer.body),
+            Err(failed) => Probe::Unreachable(failed.reason),
         }
     }
 }
