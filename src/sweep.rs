@@ -16,8 +16,9 @@ use serde::Serialize;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::time::Instant;
 
-/// Time kept free at the end of an invocation: one revocation, one delete, and a margin.
-pub const RESERVE: Duration = Duration::from_secs(18);
+/// Time kept free at the end of an invocation: one revocation, one field clear and one
+/// delete, each bounded by `RetryPolicy::default().total` (8 s), and a 2 s margin.
+pub const RESERVE: Duration = Duration::from_secs(26);
 
 /// Failures newer than this are handled but left in 3scale's list until the next sweep, so a
 /// delete can never reach one filed in the same second after the listing was read.
@@ -250,6 +251,12 @@ mod tests {
             time: time.to_owned(),
             event: String::new(),
         }
+    }
+
+    #[test]
+    fn the_reserve_covers_the_last_revocation_its_field_clear_and_the_delete() {
+        let call = crate::admin_api::RetryPolicy::default().total;
+        assert!(RESERVE >= call * 3 + Duration::from_secs(2), "{RESERVE:?}");
     }
 
     #[test]
