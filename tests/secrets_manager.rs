@@ -325,3 +325,56 @@ async fn a_failed_refresh_serves_the_last_good_configuration_for_another_ttl() {
     // One revocation (list, delete, verify), then one refused listing per delivery.
     assert_eq!(porta.calls().await.len(), 3 + 3);
 }
+
+#[tokio::test]
+async fn a_maintenance_token_in_the_secret_drives_the_sweep_and_is_never_logged() {
+    let client = secrets_client().await;
+    let secret_id = "threescale/with-maintenance-token";
+    let porta = Porta::with_fixture_tokens().await;
+    let maintenance = common::porta::LONG_LIVED;
+    let json = serde_json::json!({
+        "admin_url": porta.url(),
+        "webhook_secret": WEBHOOK_SECRET,
+        "maintenance_token": maintenance,
+    });
+    create_secret(&client, secret_id, &json.to_string()).await;
+    let filed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+        - 7 * 60;
+    let event = std::fs::read_to_string(events_dir().join("payloads/application-created.xml"))
+        .expect("payload");
+    porta
+        .add_failures(serde_json::json!([{
+            "time": format!("{}Z", common::civil_time::format_unix(filed)),
+            "event": event,
+        }]))
+        .await;
+    let app = app_with_secret(client, secret_id, Duration::from_secs(300));
+    let scheduled: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(events_dir().join("scheduled/sweep.json")).expect("event"),
+    )
+    .expect("JSON");
+
+    let (logs, _guard) = Logs::capture();
+    let summary = access_token_revoker::invocation::handle(
+        &app,
+        lambda_http::LambdaEvent::new(scheduled, lambda_http::Context::default()),
+    )
+    .await
+    .expect("a sweep never errs");
+
+    assert_eq!(
+        (summary["revoked"].as_u64(), summary["deleted"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert!(!porta.is_alive(TOKEN).await);
+    assert!(
+        porta.is_alive(maintenance).await,
+        "the maintenance token revokes nothing"
+    );
+    assert!(porta.failures().await.is_empty());
+    assert_eq!(get_secret_value_calls(secret_id), 1);
+    logs.assert_free_of(&[maintenance, TOKEN, WEBHOOK_SECRET]);
+}
