@@ -1,4 +1,7 @@
 //! Lambda entry point: wires tracing, settings and clients, then serves every invocation.
+// rustc's layout of main's future, which holds the concurrent runtime's and a revocation's,
+// nests deeper than the default 128 levels.
+#![recursion_limit = "256"]
 
 use access_token_revoker::{
     AdminApi, AdminApiClient, App, FixedPortal, PortalSetting, PortalSource, RetryPolicy,
@@ -6,6 +9,7 @@ use access_token_revoker::{
 };
 use lambda_http::lambda_runtime::{self, LambdaEvent, service_fn};
 use lambda_http::{Error, tracing};
+use std::sync::Arc;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -37,10 +41,17 @@ async fn main() -> Result<(), Error> {
     }
 }
 
-async fn serve<P: PortalSource, R: AdminApi>(app: App<P, R>) -> Result<(), Error> {
-    let app = &app;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
-        invocation::handle(app, event)
+async fn serve<P, R>(app: App<P, R>) -> Result<(), Error>
+where
+    P: PortalSource + 'static,
+    R: AdminApi + 'static,
+{
+    // Sequential on classic Lambda; AWS_LAMBDA_MAX_CONCURRENCY workers on Managed Instances,
+    // sharing one secret cache and one HTTP connection pool.
+    let app = Arc::new(app);
+    lambda_runtime::run_concurrent(service_fn(move |event: LambdaEvent<serde_json::Value>| {
+        let app = Arc::clone(&app);
+        async move { invocation::handle(&app, event).await }
     }))
     .await
 }

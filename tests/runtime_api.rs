@@ -47,7 +47,16 @@ impl RuntimeApi {
     }
 
     async fn invoke(&mut self, id: &str, event: Value) -> Posted {
+        self.queue(id, event);
+        self.next_posted().await
+    }
+
+    fn queue(&self, id: &str, event: Value) {
         self.events.send((id.to_owned(), event)).expect("queue");
+    }
+
+    /// The next answer the function posts, whichever invocation it is for.
+    async fn next_posted(&mut self) -> Posted {
         tokio::time::timeout(Duration::from_secs(60), self.posted.recv())
             .await
             .expect("the function answers within a minute")
@@ -142,8 +151,13 @@ struct Function {
 
 impl Function {
     fn start(runtime_api: &str, admin_url: &str) -> Self {
+        Self::start_with(runtime_api, admin_url, &[])
+    }
+
+    fn start_with(runtime_api: &str, admin_url: &str, vars: &[(&str, &str)]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_access-token-revoker"))
             .env_clear()
+            .envs(vars.iter().copied())
             .env("AWS_LAMBDA_RUNTIME_API", runtime_api)
             .env("AWS_LAMBDA_FUNCTION_NAME", "revoker-under-test")
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
@@ -243,5 +257,46 @@ async fn a_malformed_base64_event_gets_400_and_the_process_keeps_serving() {
             !line.contains(TOKEN) && !line.contains(WEBHOOK_SECRET),
             "{line}"
         );
+    }
+}
+
+/// Which invocation each of the next `n` posted answers is for, in the order they came.
+async fn answer_order(runtime: &mut RuntimeApi, n: usize) -> Vec<String> {
+    let mut order = Vec::new();
+    for _ in 0..n {
+        match runtime.next_posted().await {
+            Posted::Response(id, envelope) => {
+                assert_eq!(envelope["statusCode"], 200, "{id}: {envelope}");
+                order.push(id);
+            }
+            Posted::Error(id, body) => panic!("invocation {id} failed: {body}"),
+        }
+    }
+    order
+}
+
+#[tokio::test]
+async fn with_aws_lambda_max_concurrency_a_slow_revocation_does_not_hold_up_a_ping() {
+    for (concurrency, expected) in [("2", ["ping", "slow"]), ("1", ["slow", "ping"])] {
+        let porta = Porta::with_fixture_tokens().await;
+        // porta takes its time over the DELETE; the Ping only lists, without a token.
+        porta
+            .fault(serde_json::json!({"method": "DELETE", "delay_ms": 1500}))
+            .await;
+        let mut runtime = RuntimeApi::start().await;
+        let mut function = Function::start_with(
+            &runtime.address,
+            porta.url(),
+            &[("AWS_LAMBDA_MAX_CONCURRENCY", concurrency)],
+        );
+        let event = |name| -> Value {
+            serde_json::from_str(&event_json("apigw-http", name)).expect("event")
+        };
+        runtime.queue("slow", event("application-created"));
+        runtime.queue("ping", event("ping"));
+        let order = answer_order(&mut runtime, 2).await;
+        assert_eq!(order, expected, "AWS_LAMBDA_MAX_CONCURRENCY={concurrency}");
+        assert!(!porta.is_alive(TOKEN).await);
+        assert!(function.is_running());
     }
 }
