@@ -16,7 +16,7 @@ pub struct App<P, R> {
     pub(crate) settings: Settings,
     pub(crate) portal: P,
     pub(crate) api: R,
-    metrics: MetricsSink,
+    pub(crate) metrics: MetricsSink,
 }
 
 /// The response 3scale receives for `outcome`.

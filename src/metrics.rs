@@ -1,4 +1,5 @@
-//! CloudWatch metrics in Embedded Metric Format: one JSON line per decision, built from its audit.
+//! CloudWatch metrics in Embedded Metric Format: one JSON line per decision, built from its
+//! audit, and one per sweep.
 //!
 //! Written by hand: the EMF crates on crates.io ride on the `metrics` facade and a global
 //! recorder, which is more than one line per decision needs.
@@ -6,6 +7,7 @@
 
 use crate::audit::Audit;
 use crate::outcome::Outcome;
+use crate::sweep::SweepSummary;
 use serde_json::{Value, json};
 use std::fmt;
 use std::sync::Arc;
@@ -49,6 +51,24 @@ pub fn emf(outcome: &Outcome, audit: &Audit, function_name: &str, timestamp_ms: 
     line
 }
 
+/// The EMF object for one sweep: `SweepFailures` is 1 when it could not do its work (see
+/// [`SweepSummary::is_failure`]). Dimension: the function's name only.
+pub fn emf_sweep(summary: &SweepSummary, function_name: &str, timestamp_ms: u64) -> Value {
+    json!({
+        "level": "INFO",
+        "FunctionName": function_name,
+        "SweepFailures": u8::from(summary.is_failure()),
+        "_aws": {
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": [["FunctionName"]],
+                "Metrics": [{"Name": "SweepFailures", "Unit": "Count"}],
+            }],
+        },
+    })
+}
+
 /// Where metric lines go: stdout in Lambda, a buffer in tests.
 #[derive(Clone)]
 pub struct MetricsSink {
@@ -72,12 +92,20 @@ impl MetricsSink {
 
     /// Emits the metrics of one decision.
     pub fn record(&self, outcome: &Outcome, audit: &Audit) {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or_default();
-        (self.write)(&emf(outcome, audit, &self.function_name, now).to_string());
+        (self.write)(&emf(outcome, audit, &self.function_name, now_ms()).to_string());
     }
+
+    /// Emits the metric of one sweep.
+    pub fn record_sweep(&self, summary: &SweepSummary) {
+        (self.write)(&emf_sweep(summary, &self.function_name, now_ms()).to_string());
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default()
 }
 
 impl fmt::Debug for MetricsSink {

@@ -43,11 +43,62 @@ pub struct SweepSummary {
     pub deleted: usize,
     /// Why the sweep did not get through the whole list, if it did not.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub stopped: Option<&'static str>,
+    pub stopped: Option<SweepStop>,
+    /// The handled failures could not be deleted; the next sweep handles them again.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub delete_failed: bool,
+}
+
+/// Why a sweep ended before the end of 3scale's list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SweepStop {
+    /// The secret could not be read.
+    ConfigurationUnavailable,
+    /// The secret has no `maintenance_token`.
+    NoMaintenanceToken,
+    /// 3scale did not list its failed deliveries to the maintenance token.
+    ListingFailed,
+    /// Too close to the invocation's deadline to start another revocation.
+    OutOfTime,
+    /// A revocation answered 5xx; it stays filed for the next sweep.
+    RevocationFailed,
+}
+
+impl SweepStop {
+    /// The reason as the summary line and the invoker's answer give it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ConfigurationUnavailable => "configuration_unavailable",
+            Self::NoMaintenanceToken => "no maintenance_token",
+            Self::ListingFailed => "the failures listing failed",
+            Self::OutOfTime => "out of time",
+            Self::RevocationFailed => "a revocation failed; it is kept for the next sweep",
+        }
+    }
+}
+
+impl Serialize for SweepStop {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
 }
 
 impl SweepSummary {
-    fn stopped(reason: &'static str) -> Self {
+    /// The sweep could not do its work: no configuration, no maintenance token, a refused
+    /// listing, or a failed delete. A failed revocation has its own decision and metric.
+    pub fn is_failure(&self) -> bool {
+        self.delete_failed
+            || matches!(
+                self.stopped,
+                Some(
+                    SweepStop::ConfigurationUnavailable
+                        | SweepStop::NoMaintenanceToken
+                        | SweepStop::ListingFailed
+                )
+            )
+    }
+
+    fn stopped(reason: SweepStop) -> Self {
         Self {
             stopped: Some(reason),
             ..Self::default()
@@ -74,7 +125,8 @@ impl SweepSummary {
             unusable = self.unusable,
             failed = self.failed,
             deleted = self.deleted,
-            stopped = self.stopped,
+            stopped = self.stopped.map(SweepStop::as_str),
+            delete_failed = self.delete_failed,
             "sweep summary"
         );
     }
@@ -85,6 +137,7 @@ impl<P: PortalSource, R: AdminApi> App<P, R> {
     pub async fn sweep(&self, deadline: Instant) -> SweepSummary {
         let summary = self.sweep_inner(deadline).await;
         summary.log();
+        self.metrics.record_sweep(&summary);
         summary
     }
 
@@ -93,18 +146,18 @@ impl<P: PortalSource, R: AdminApi> App<P, R> {
             Ok(portal) => portal,
             Err(err) => {
                 tracing::error!(error = %err, "sweep: admin portal configuration unavailable");
-                return SweepSummary::stopped("configuration_unavailable");
+                return SweepSummary::stopped(SweepStop::ConfigurationUnavailable);
             }
         };
         let Some(maintenance) = portal.maintenance_token() else {
             tracing::info!("sweep skipped: the secret has no maintenance_token");
-            return SweepSummary::stopped("no maintenance_token");
+            return SweepSummary::stopped(SweepStop::NoMaintenanceToken);
         };
         let failures = match self.api.webhook_failures(&portal, maintenance).await {
             Ok(failures) => failures,
             Err(err) => {
                 tracing::error!(error = %err, "sweep: 3scale's failed deliveries could not be listed; nothing deleted");
-                return SweepSummary::stopped("the failures listing failed");
+                return SweepSummary::stopped(SweepStop::ListingFailed);
             }
         };
         let listed_at = unix_now();
@@ -115,7 +168,7 @@ impl<P: PortalSource, R: AdminApi> App<P, R> {
         let mut handled = 0;
         for failure in &failures {
             if Instant::now() + RESERVE > deadline {
-                summary.stopped = Some("out of time");
+                summary.stopped = Some(SweepStop::OutOfTime);
                 break;
             }
             let mut audit = Audit {
@@ -131,7 +184,7 @@ impl<P: PortalSource, R: AdminApi> App<P, R> {
             self.conclude(&audit, &outcome);
             summary.count(&outcome);
             if outcome.status().is_server_error() {
-                summary.stopped = Some("a revocation failed; it is kept for the next sweep");
+                summary.stopped = Some(SweepStop::RevocationFailed);
                 break;
             }
             handled += 1;
@@ -146,6 +199,7 @@ impl<P: PortalSource, R: AdminApi> App<P, R> {
             {
                 Ok(()) => summary.deleted = count,
                 Err(err) => {
+                    summary.delete_failed = true;
                     tracing::error!(error = %err, "sweep: deleting handled failures failed; the next sweep handles them again");
                 }
             }
@@ -251,6 +305,27 @@ mod tests {
             time: time.to_owned(),
             event: String::new(),
         }
+    }
+
+    #[test]
+    fn only_a_sweep_that_could_not_do_its_work_is_a_failure() {
+        let with = |stopped, delete_failed| SweepSummary {
+            stopped,
+            delete_failed,
+            ..SweepSummary::default()
+        };
+        assert!(!with(None, false).is_failure());
+        assert!(with(None, true).is_failure());
+        for stop in [
+            SweepStop::ConfigurationUnavailable,
+            SweepStop::NoMaintenanceToken,
+            SweepStop::ListingFailed,
+        ] {
+            assert!(with(Some(stop), false).is_failure(), "{stop:?}");
+        }
+        // The next sweep goes on; a failed revocation has its own metric and alarm.
+        assert!(!with(Some(SweepStop::OutOfTime), false).is_failure());
+        assert!(!with(Some(SweepStop::RevocationFailed), false).is_failure());
     }
 
     #[test]

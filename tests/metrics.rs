@@ -157,3 +157,63 @@ async fn every_5xx_delivery_counts_as_a_failed_revocation_and_a_failed_ping_does
         "Ping revokes nothing; its 502 is counted by outcome only"
     );
 }
+
+#[tokio::test]
+async fn each_sweep_writes_one_emf_line_and_a_sweep_that_cannot_work_counts_as_failed() {
+    let porta = Porta::with_fixture_tokens().await;
+    let filed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+        - 7 * 60;
+    let event = std::fs::read_to_string(events_dir().join("payloads/application-created.xml"))
+        .expect("payload");
+    porta
+        .add_failures(json!([{
+            "time": format!("{}Z", common::civil_time::format_unix(filed)),
+            "event": event,
+        }]))
+        .await;
+    let scheduled: Value = serde_json::from_str(
+        &std::fs::read_to_string(events_dir().join("scheduled/sweep.json")).expect("event"),
+    )
+    .expect("JSON");
+    let mut seen = Vec::new();
+    for (maintenance, failed) in [
+        (None, 1),
+        (Some("a-token-3scale-does-not-know"), 1),
+        (Some(common::porta::LONG_LIVED), 0),
+    ] {
+        let (sink, lines) = capture();
+        let vars: Vec<(&str, &str)> = maintenance
+            .map(|t| ("MAINTENANCE_TOKEN", t))
+            .into_iter()
+            .collect();
+        let app = app(porta.url(), Some(WEBHOOK_SECRET), &vars).with_metrics(sink);
+        access_token_revoker::invocation::handle(
+            &app,
+            lambda_http::LambdaEvent::new(scheduled.clone(), lambda_http::Context::default()),
+        )
+        .await
+        .expect("a sweep never errs");
+        let lines = lines.lock().expect("lines").clone();
+        let sweep: Vec<Value> = lines
+            .iter()
+            .map(|l| assert_valid_emf(l))
+            .filter(|l| l.get("SweepFailures").is_some())
+            .collect();
+        assert_eq!(sweep.len(), 1, "one sweep line: {lines:?}");
+        assert_eq!(sweep[0]["SweepFailures"], failed, "{maintenance:?}");
+        assert_eq!(
+            sweep[0]["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["FunctionName"]])
+        );
+        for line in &lines {
+            assert!(!line.contains(common::porta::LONG_LIVED) && !line.contains(TOKEN));
+        }
+        seen.push(lines.len());
+    }
+    // The working sweep also wrote the revocation's own decision line.
+    assert_eq!(seen, [1, 1, 2]);
+    assert!(!porta.is_alive(TOKEN).await);
+}
