@@ -139,13 +139,11 @@ impl Outcome {
             Self::AdminUnavailable => {
                 "the 3scale admin API did not answer usefully after retries; retry later".to_owned()
             }
-            Self::AdminUnreachable(why) => {
-                format!("the secret is right, but admin_url could not be reached: {why}")
-            }
+            Self::AdminUnreachable(why) => format!("admin_url could not be reached: {why}"),
             Self::AdminUrlNotThreescale(what) => format!(
-                "the secret is right, but admin_url is not a 3scale admin portal: \
-                 GET /admin/api/personal/access_tokens.json without a token {what}, where 3scale \
-                 answers 403 {{\"error\":\"Access denied\"}}"
+                "admin_url is not a 3scale admin portal: \
+                 GET /admin/api/personal/access_tokens.json without a token {what}; 3scale's \
+                 admin API answers 403 {{\"error\":\"Access denied\"}}"
             ),
         };
         json!({"error": self.name(), "message": message})

@@ -187,6 +187,17 @@ impl AdminApiClient {
         }
     }
 
+    /// One unauthenticated `GET …/access_tokens.json`, within the client's per-attempt timeouts.
+    pub(super) async fn probe_unauthenticated(&self, portal: &AdminPortal) -> Probe {
+        let Some(url) = tokens_url(portal.admin_url(), None) else {
+            return Probe::NotPorta("was not sent: admin_url cannot take a path".to_owned());
+        };
+        match self.attempt(&Call::anonymous(Method::GET, url)).await {
+            Ok(answer) => answers::probe(answer.status.as_u16(), &answer.body),
+            Err(failed) => Probe::Unreachable(failed.reason),
+        }
+    }
+
     /// List if needed, delete, verify: the whole revocation, with its evidence.
     pub(super) async fn revoke_verified(
         &self,
@@ -210,19 +221,6 @@ impl AdminApiClient {
             status,
             by_id: token.id.is_some(),
             elapsed: started.elapsed(),
-        }
-    }
-}
-
-impl AdminApiClient {
-    /// One unauthenticated `GET …/access_tokens.json`, within the client's per-attempt timeouts.
-    pub(super) async fn probe_unauthenticated(&self, portal: &AdminPortal) -> Probe {
-        let Some(url) = tokens_url(portal.admin_url(), None) else {
-            return Probe::NotPorta("admin_url cannot take a path".to_owned());
-        };
-        match self.attempt(&Call::anonymous(Method::GET, url)).await {
-            Ok(answer) => answers::probe(answer.status.as_u16(), &answer.body),
-            Err(failed) => Probe::Unreachable(failed.reason),
         }
     }
 }
