@@ -20,7 +20,9 @@ It answers as porta's own source does (3scale/porta; see ../shared/threescale/po
   as top-level form parameters, an empty value included (buyers_applications_controller.rb).
 
 Control endpoints for tests live under /__stand_in/ (porta has nothing there):
-  POST /__stand_in/tokens    {"value", "id"?, "user"?, "scopes"?, "permission"?} -> {"id": N}
+  POST /__stand_in/tokens    {"value", "id"?, "user"?, "scopes"?, "permission"?, "role"?,
+                             "expires_at"? (ISO 8601; past: the token no longer authenticates)}
+                             -> {"id": N}
   GET  /__stand_in/tokens    the live tokens
   POST /__stand_in/faults    [{"method"?, "path"? (regex), "status"?, "body"?, "headers"?,
                                "delay_ms"?, "times"?, "after"?}]: answered instead of porta, in
@@ -83,6 +85,14 @@ def ruby_to_i(text):
     return int(match.group(0).replace("_", "")) if match else 0
 
 
+def expired(token):
+    """access_token.rb#expired?: expires_at.present? && expires_at < Time.now.utc"""
+    if not token.get("expires_at"):
+        return False
+    at = datetime.datetime.fromisoformat(token["expires_at"].replace("Z", "+00:00"))
+    return at < datetime.datetime.now(datetime.timezone.utc)
+
+
 class Porta:
     """The tenant's state: tokens, queued faults and the request log."""
 
@@ -113,6 +123,7 @@ class Porta:
                 "permission": spec.get("permission", "rw"),
                 "name": spec.get("name", f"token {token_id}"),
                 "role": spec.get("role", "admin"),
+                "expires_at": spec.get("expires_at"),
             }
             return token_id
 
@@ -131,10 +142,11 @@ class Porta:
                 })
 
     def authenticate(self, value):
-        """by_access_token.rb: the tenant's token with this value, or None."""
+        """by_access_token.rb: the tenant's token with this value, unless it has expired."""
         if not value:
             return None
-        return next((t for t in self.tokens.values() if t["value"] == value), None)
+        token = next((t for t in self.tokens.values() if t["value"] == value), None)
+        return None if token is None or expired(token) else token
 
     def take_fault(self, method, path):
         with self.lock:
@@ -224,7 +236,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             own = [t for t in self.porta.tokens.values() if t["user"] == caller["user"]]
             if method == "GET" and path == TOKENS + ".json":
                 return 200, {"access_tokens": [{"access_token": {
-                    k: t[k] for k in ("id", "name", "scopes", "permission")}} for t in own]}
+                    k: t[k] for k in ("id", "name", "scopes", "permission", "expires_at")}}
+                    for t in own]}
             match = TOKEN_PATH.match(path)
             if method == "DELETE" and match:
                 if caller["permission"] != "rw":

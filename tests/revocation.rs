@@ -192,6 +192,83 @@ async fn a_dead_token_is_already_revoked_and_nothing_is_deleted() {
     assert_eq!(porta.live_ids().await, vec![1]);
 }
 
+/// 96 hex digits, as porta master issues them (`SecureRandom.hex(48)`), starting with `lead`.
+fn hex96(lead: &str) -> String {
+    let tail = "0123456789abcdef".repeat(6);
+    format!("{lead}{}", &tail[lead.len()..])
+}
+
+#[tokio::test]
+async fn ninety_six_hex_tokens_as_porta_master_issues_them() {
+    let porta = Porta::with_fixture_tokens().await;
+    let by_value = hex96("fe");
+    let clashing = hex96("12f");
+    let by_id = hex96("7");
+    porta.add(json!({"id": 120, "value": by_value})).await;
+    porta.add(json!({"id": 12, "value": "bystander-12"})).await;
+    porta.add(json!({"id": 121, "value": clashing})).await;
+    let by_id_number = porta.add(json!({"value": by_id})).await;
+    assert_eq!((by_value.len(), clashing.len(), by_id.len()), (96, 96, 96));
+
+    let body = created_with_fields(&format!("<token_value>{by_value}</token_value>"));
+    let ((status, json), _) = deliver_body(porta.url(), &body).await;
+    assert_eq!((status, json["outcome"].as_str()), (200, Some("revoked")));
+    assert!(!porta.is_alive(&by_value).await);
+
+    // "12f…" reads as id 12, another of the owner's tokens: nothing is deleted.
+    let body = created_with_fields(&format!("<token_value>{clashing}</token_value>"));
+    let ((status, json), _) = deliver_body(porta.url(), &body).await;
+    assert_eq!(
+        (status, json["error"].as_str()),
+        (502, Some("ambiguous_token"))
+    );
+    assert!(porta.is_alive(&clashing).await && porta.is_alive("bystander-12").await);
+
+    let body = created_with_fields(&format!(
+        "<token_value>{by_id}</token_value><token_id>{by_id_number}</token_id>"
+    ));
+    let ((status, json), logs) = deliver_body(porta.url(), &body).await;
+    assert_eq!((status, json["outcome"].as_str()), (200, Some("revoked")));
+    assert_eq!(audit(&logs)["revoked_by"], "id");
+    assert!(!porta.is_alive(&by_id).await);
+    logs.assert_free_of(&[&by_id]);
+    assert!(porta.is_alive(LONG_LIVED).await);
+}
+
+#[tokio::test]
+async fn an_expired_token_is_already_revoked_and_nothing_is_deleted() {
+    let porta = Porta::with_fixture_tokens().await;
+    let value = hex96("ab");
+    porta
+        .add(json!({"id": 130, "value": value, "expires_at": "2026-01-01T00:00:00Z"}))
+        .await;
+    let body = created_with_fields(&format!(
+        "<token_value>{value}</token_value><token_id>130</token_id>"
+    ));
+    let ((status, json), logs) = deliver_body(porta.url(), &body).await;
+    assert_eq!((status, json), (200, json!({"outcome": "already_revoked"})));
+    let line = audit(&logs);
+    assert_eq!(
+        (&line["admin_api_step"], &line["admin_api_status"]),
+        (&json!("delete"), &json!(403)),
+        "porta refused the expired token before any lookup"
+    );
+    assert_eq!(
+        porta.live_ids().await,
+        vec![1, 101, 102, 130],
+        "nothing deleted"
+    );
+
+    // The same token with a future expiry is alive, and is revoked.
+    let porta = Porta::with_fixture_tokens().await;
+    porta
+        .add(json!({"id": 130, "value": value, "expires_at": "2999-01-01T00:00:00Z"}))
+        .await;
+    let ((status, json), _) = deliver_body(porta.url(), &body).await;
+    assert_eq!((status, json["outcome"].as_str()), (200, Some("revoked")));
+    assert!(!porta.is_alive(&value).await);
+}
+
 #[tokio::test]
 async fn the_same_event_twice_is_revoked_then_already_revoked() {
     let porta = Porta::with_fixture_tokens().await;

@@ -63,7 +63,8 @@ impl Porta {
         &self.url
     }
 
-    /// Creates a token: `{"value", "id"?, "user"? (1), "scopes"? (account_management), "permission"? (rw)}`.
+    /// Creates a token: `{"value", "id"?, "user"? (1), "scopes"? (account_management),
+    /// "permission"? (rw), "role"? (admin), "expires_at"? (ISO 8601)}`.
     pub async fn add(&self, spec: Value) -> u64 {
         let answer = self.control("POST", "tokens", Some(spec)).await;
         answer["id"].as_u64().expect("token id")
