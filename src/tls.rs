@@ -2,6 +2,7 @@
 //! and the AWS SDK (Secrets Manager). ring rather than aws-lc-rs keeps the Lambda bootstrap
 //! small; see the "Performance" section of the README.
 
+#[cfg(feature = "secrets-manager")]
 use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 
 /// Makes ring rustls's process-wide crypto provider. reqwest is built with
@@ -20,6 +21,7 @@ pub fn install_crypto_provider() {
 /// Like `aws_config::load_from_env`, it reads credentials, region and `AWS_ENDPOINT_URL` /
 /// `AWS_ENDPOINT_URL_SECRETS_MANAGER` from the environment; nothing is fetched until the
 /// first call. Unlike the SDK's default client, it ignores `HTTPS_PROXY`.
+#[cfg(feature = "secrets-manager")]
 pub fn aws_config_loader() -> aws_config::ConfigLoader {
     let https = aws_smithy_http_client::Builder::new()
         .tls_provider(Provider::Rustls(CryptoMode::Ring))
