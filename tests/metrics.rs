@@ -161,23 +161,11 @@ async fn every_5xx_delivery_counts_as_a_failed_revocation_and_a_failed_ping_does
 #[tokio::test]
 async fn each_sweep_writes_one_emf_line_and_a_sweep_that_cannot_work_counts_as_failed() {
     let porta = Porta::with_fixture_tokens().await;
-    let filed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_secs()
-        - 7 * 60;
     let event = std::fs::read_to_string(events_dir().join("payloads/application-created.xml"))
         .expect("payload");
     porta
-        .add_failures(json!([{
-            "time": format!("{}Z", common::civil_time::format_unix(filed)),
-            "event": event,
-        }]))
+        .add_failures(json!([{"time": porta_time(7), "event": event}]))
         .await;
-    let scheduled: Value = serde_json::from_str(
-        &std::fs::read_to_string(events_dir().join("scheduled/sweep.json")).expect("event"),
-    )
-    .expect("JSON");
     let mut seen = Vec::new();
     for (maintenance, failed) in [
         (None, 1),
@@ -190,12 +178,7 @@ async fn each_sweep_writes_one_emf_line_and_a_sweep_that_cannot_work_counts_as_f
             .into_iter()
             .collect();
         let app = app(porta.url(), Some(WEBHOOK_SECRET), &vars).with_metrics(sink);
-        access_token_revoker::invocation::handle(
-            &app,
-            lambda_http::LambdaEvent::new(scheduled.clone(), lambda_http::Context::default()),
-        )
-        .await
-        .expect("a sweep never errs");
+        run_sweep(&app).await;
         let lines = lines.lock().expect("lines").clone();
         let sweep: Vec<Value> = lines
             .iter()

@@ -111,7 +111,7 @@ async fn a_site_that_answers_404_is_not_3scale_and_the_answer_says_what_came_bac
 #[tokio::test]
 async fn a_site_that_lets_anyone_list_tokens_is_not_3scale() {
     let url = site(
-        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 19\r\n\
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 20\r\n\
          Connection: close\r\n\r\n{\"access_tokens\":[]}",
     )
     .await;

@@ -338,32 +338,18 @@ async fn a_maintenance_token_in_the_secret_drives_the_sweep_and_is_never_logged(
         "maintenance_token": maintenance,
     });
     create_secret(&client, secret_id, &json.to_string()).await;
-    let filed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_secs()
-        - 7 * 60;
     let event = std::fs::read_to_string(events_dir().join("payloads/application-created.xml"))
         .expect("payload");
     porta
         .add_failures(serde_json::json!([{
-            "time": format!("{}Z", common::civil_time::format_unix(filed)),
+            "time": porta_time(7),
             "event": event,
         }]))
         .await;
     let app = app_with_secret(client, secret_id, Duration::from_secs(300));
-    let scheduled: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(events_dir().join("scheduled/sweep.json")).expect("event"),
-    )
-    .expect("JSON");
 
     let (logs, _guard) = Logs::capture();
-    let summary = access_token_revoker::invocation::handle(
-        &app,
-        lambda_http::LambdaEvent::new(scheduled, lambda_http::Context::default()),
-    )
-    .await
-    .expect("a sweep never errs");
+    let summary = run_sweep(&app).await;
 
     assert_eq!(
         (summary["revoked"].as_u64(), summary["deleted"].as_u64()),

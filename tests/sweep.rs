@@ -3,12 +3,9 @@
 
 mod common;
 
-use access_token_revoker::invocation;
 use common::porta::LONG_LIVED;
 use common::*;
-use lambda_http::{Context, LambdaEvent};
 use serde_json::{Value, json};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The long-lived admin token (id 1 in the stand-in) doubles as the maintenance token.
 const MAINTENANCE: &str = LONG_LIVED;
@@ -31,18 +28,6 @@ fn created_event(id: u64, token: &str) -> String {
         .replace(TOKEN, token)
 }
 
-/// porta's time format, `minutes_ago` before now.
-fn porta_time(minutes_ago: u64) -> String {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_secs();
-    format!(
-        "{}Z",
-        common::civil_time::format_unix(now - minutes_ago * 60)
-    )
-}
-
 /// A stand-in where the outage tokens are alive and their deliveries are filed as failures,
 /// one a minute over seven minutes, with an ignorable update among them.
 async fn after_an_outage() -> Porta {
@@ -63,14 +48,8 @@ async fn after_an_outage() -> Porta {
 
 async fn sweep_with(porta: &Porta, vars: &[(&str, &str)]) -> (Value, Logs) {
     let app = app(porta.url(), Some(WEBHOOK_SECRET), vars);
-    let scheduled: Value = serde_json::from_str(
-        &std::fs::read_to_string(events_dir().join("scheduled/sweep.json")).expect("event"),
-    )
-    .expect("JSON");
     let (logs, guard) = Logs::capture();
-    let summary = invocation::handle(&app, LambdaEvent::new(scheduled, Context::default()))
-        .await
-        .expect("a sweep never errs");
+    let summary = run_sweep(&app).await;
     drop(guard);
     logs.assert_free_of(&[MAINTENANCE, TOKEN, TOKEN_UPDATED]);
     logs.assert_free_of(&OUTAGE_TOKENS);

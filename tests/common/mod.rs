@@ -234,6 +234,36 @@ pub fn free_port() -> u16 {
         .expect("free port")
 }
 
+/// porta's time of a failed delivery filed `minutes_ago` before now.
+pub fn porta_time(minutes_ago: u64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    format!(
+        "{}Z",
+        civil_time::format_unix(now.saturating_sub(minutes_ago * 60))
+    )
+}
+
+/// `events/scheduled/sweep.json`: the event EventBridge's schedule delivers.
+pub fn scheduled_event() -> serde_json::Value {
+    let text = std::fs::read_to_string(events_dir().join("scheduled/sweep.json")).expect("event");
+    serde_json::from_str(&text).expect("JSON")
+}
+
+/// Runs one sweep, as the scheduled event does; returns its summary.
+pub async fn run_sweep<P, R>(app: &App<P, R>) -> serde_json::Value
+where
+    P: access_token_revoker::PortalSource,
+    R: access_token_revoker::AdminApi,
+{
+    let event = lambda_http::LambdaEvent::new(scheduled_event(), lambda_http::Context::default());
+    access_token_revoker::invocation::handle(app, event)
+        .await
+        .expect("a sweep never errs")
+}
+
 /// Sends `events/{envelope}/{name}.json` through the handler; returns status and JSON body.
 pub async fn deliver<P, R>(app: &App<P, R>, envelope: &str, name: &str) -> (u16, serde_json::Value)
 where
