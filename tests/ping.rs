@@ -48,6 +48,21 @@ async fn ping(admin_url: &str) -> ((u16, serde_json::Value), Logs) {
     (answer, logs)
 }
 
+/// Pings the function pointed at `admin_url`: a 502 `error` whose message says `says`, and an
+/// audit line with that outcome. Returns the message.
+async fn ping_fails(admin_url: &str, error: &str, says: &str) -> String {
+    let ((status, body), logs) = ping(admin_url).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (502, Some(error)),
+        "{body}"
+    );
+    let message = body["message"].as_str().unwrap_or_default().to_owned();
+    assert!(message.contains(says), "{message}");
+    assert_eq!(logs.audit_lines()[0]["outcome"], error);
+    message
+}
+
 #[tokio::test]
 async fn against_porta_ping_is_pong_after_one_tokenless_listing_in_every_envelope() {
     for envelope in ENVELOPES {
@@ -94,18 +109,11 @@ async fn a_site_that_answers_404_is_not_3scale_and_the_answer_says_what_came_bac
          Connection: close\r\n\r\n<html>nothing here</html>\n",
     )
     .await;
-    let ((status, body), logs) = ping(&url).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (502, Some("admin_url_not_3scale"))
-    );
-    let message = body["message"].as_str().unwrap_or_default();
-    assert!(message.contains("answered 404"), "{message}");
+    let message = ping_fails(&url, "admin_url_not_3scale", "answered 404").await;
     assert!(
         !message.contains("nothing here"),
         "the body is never quoted"
     );
-    assert_eq!(logs.audit_lines()[0]["outcome"], "admin_url_not_3scale");
 }
 
 #[tokio::test]
@@ -115,90 +123,38 @@ async fn a_site_that_lets_anyone_list_tokens_is_not_3scale() {
          Connection: close\r\n\r\n{\"access_tokens\":[]}",
     )
     .await;
-    let ((status, body), _) = ping(&url).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (502, Some("admin_url_not_3scale"))
-    );
-    assert!(
-        body["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("answered 200")
-    );
+    ping_fails(&url, "admin_url_not_3scale", "answered 200").await;
 }
 
 #[tokio::test]
 async fn a_403_that_porta_would_not_send_is_not_proof() {
-    for (answer, what) in [
-        (
-            json!({"status": 403, "body": ""}),
-            "empty, as for a suspended account",
-        ),
-        (
-            json!({"status": 403, "body": "<html>WAF</html>"}),
-            "a firewall's page",
-        ),
-        (
-            json!({"status": 403, "body": {"status": "Forbidden"}}),
-            "CanCan's denial",
-        ),
+    for answer in [
+        json!({"status": 403, "body": ""}), // a suspended account
+        json!({"status": 403, "body": "<html>WAF</html>"}),
+        json!({"status": 403, "body": {"status": "Forbidden"}}), // CanCan's denial
     ] {
         let porta = Porta::with_fixture_tokens().await;
         porta.fault(answer).await;
-        let ((status, body), _) = ping(porta.url()).await;
-        assert_eq!(
-            (status, body["error"].as_str()),
-            (502, Some("admin_url_not_3scale")),
-            "{what}"
-        );
+        ping_fails(porta.url(), "admin_url_not_3scale", "answered 403").await;
     }
 }
 
 #[tokio::test]
 async fn a_closed_port_is_unreachable() {
     let url = format!("http://127.0.0.1:{}", free_port());
-    let ((status, body), logs) = ping(&url).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (502, Some("admin_api_unreachable"))
-    );
-    assert!(
-        body["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("could not connect"),
-        "{body}"
-    );
-    assert_eq!(logs.audit_lines()[0]["outcome"], "admin_api_unreachable");
+    ping_fails(&url, "admin_api_unreachable", "could not connect").await;
 }
 
 #[tokio::test]
 async fn a_silent_admin_portal_is_unreachable_once_the_attempt_times_out() {
-    let ((status, body), _) = ping(&silent_site().await).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (502, Some("admin_api_unreachable"))
-    );
-    assert!(
-        body["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("timed out"),
-        "{body}"
-    );
+    ping_fails(&silent_site().await, "admin_api_unreachable", "timed out").await;
 }
 
 #[tokio::test]
 async fn a_failing_admin_portal_is_unreachable_after_one_attempt() {
     let porta = Porta::with_fixture_tokens().await;
     porta.fault(json!({"status": 503, "times": null})).await;
-    let ((status, body), _) = ping(porta.url()).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (502, Some("admin_api_unreachable"))
-    );
-    assert!(body["message"].as_str().unwrap_or_default().contains("503"));
+    ping_fails(porta.url(), "admin_api_unreachable", "503").await;
     assert_eq!(
         porta.requests().await.len(),
         1,
