@@ -110,7 +110,7 @@ impl SweepSummary {
             Outcome::Revoked => self.revoked += 1,
             Outcome::AlreadyRevoked => self.already_revoked += 1,
             Outcome::Ignored(_) | Outcome::DryRun => self.ignored += 1,
-            o if o.status().is_server_error() => self.failed += 1,
+            o if o.is_failed_revocation() => self.failed += 1,
             _ => self.unusable += 1,
         }
     }
@@ -183,7 +183,7 @@ impl<P: PortalSource, R: AdminApi> App<P, R> {
             };
             self.conclude(&audit, &outcome);
             summary.count(&outcome);
-            if outcome.status().is_server_error() {
+            if outcome.is_failed_revocation() {
                 summary.stopped = Some(SweepStop::RevocationFailed);
                 break;
             }
