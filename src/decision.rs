@@ -2,9 +2,10 @@
 
 use crate::admin_api::{AdminApi, ApplicationRef, TokenId, TokenToRevoke, Verdict, answers};
 use crate::audit::Audit;
-use crate::config::{AdminPortal, Settings};
 use crate::outcome::Outcome;
+use crate::portal::AdminPortal;
 use crate::sensitive::AccessToken;
+use crate::settings::Settings;
 use crate::webhook::WebhookEvent;
 
 /// Decides about one decoded event and revokes its token if it should; fills in `audit`.
@@ -24,7 +25,7 @@ pub async fn decide_event<R: AdminApi>(
     };
     let token = match AccessToken::parse(raw_token) {
         Ok(token) => token,
-        Err(err) => return Outcome::BadToken(err.to_string()),
+        Err(err) => return Outcome::InvalidToken(err.to_string()),
     };
     audit.token_fingerprint = Some(token.fingerprint());
     let id = event.extra_field(&settings.token_id_field).and_then(|raw| {
@@ -48,10 +49,10 @@ pub async fn decide_event<R: AdminApi>(
         Verdict::NotRevocable => Outcome::TokenNotRevocable,
         Verdict::Ambiguous => Outcome::AmbiguousToken,
         Verdict::NotVerified => Outcome::RevocationNotVerified,
-        Verdict::Rejected => Outcome::AdminRejected(revocation.status),
+        Verdict::Inconclusive => Outcome::AdminApiRejected(revocation.status),
         Verdict::Unavailable(reason) => {
             tracing::warn!(reason = %reason, "admin API unavailable");
-            Outcome::AdminUnavailable
+            Outcome::AdminApiUnavailable
         }
     };
     audit.revocation = Some(revocation);

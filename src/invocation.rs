@@ -1,22 +1,29 @@
-//! The one entry for every Lambda invocation: looks at the raw event, checks it, routes it.
-//! EventBridge's `Scheduled Event` runs the sweep of failed deliveries; anything else is taken
-//! for an API Gateway or Function URL request.
+//! The one entry for every Lambda invocation: looks at the raw event and routes it.
+//! EventBridge's `Scheduled Event` runs the sweep of failed deliveries; an API Gateway (REST or
+//! HTTP API) or Function URL event goes to the HTTP edge, in the envelope its origin expects.
 //!
-//! `lambda_http` turns an API Gateway or Function URL event into a request with `expect`s and
-//! `unwrap`s: a body flagged base64 that does not decode, or a host, path or query that makes
-//! no URI, would abort the process (release builds abort on panic). Such events are answered
-//! 400 here, in the envelope their origin expects, before `lambda_http` converts anything.
+//! Release builds abort on panic, and `lambda_http`'s own conversion of an event into a request
+//! `expect`s: a body flagged base64 that does not decode, or a host, path or query that makes no
+//! URI, would abort the process. So the `aws_lambda_events` types are deserialized here and
+//! turned into a request by code that fails with a reason instead; such an event is a 400.
 
 use crate::admin_api::AdminApi;
-use crate::config::PortalSource;
-use crate::handler::{App, into_response};
+use crate::app::App;
+use crate::audit::Audit;
+use crate::http_edge::into_response;
 use crate::outcome::Outcome;
+use crate::portal::PortalSource;
 use base64::Engine as _;
+use lambda_http::aws_lambda_events::apigw::{
+    ApiGatewayProxyRequest, ApiGatewayProxyResponse, ApiGatewayV2httpRequest,
+    ApiGatewayV2httpResponse,
+};
 use lambda_http::aws_lambda_events::query_map::QueryMap;
-use lambda_http::http::{HeaderMap, Uri, header};
-use lambda_http::request::LambdaRequest;
-use lambda_http::{Adapter, Error, LambdaEvent, Request, Service as _, service_fn};
+use lambda_http::http::{HeaderMap, HeaderValue, Method, Uri, header};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Context, Error, LambdaEvent, Request, RequestExt as _, Response};
 use reqwest::Url;
+use serde::Deserialize;
 use serde_json::Value;
 use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
@@ -24,7 +31,25 @@ use tokio::time::Instant;
 /// The sweep's time when the invocation carries no deadline (a test, a local invoke).
 const DEFAULT_SWEEP_TIME: Duration = Duration::from_secs(60);
 
-/// Handles one invocation of any kind, as `lambda_runtime::run` delivers it.
+/// An HTTP event, in the order `lambda_http` tries them: a REST API event has `httpMethod`,
+/// which an HTTP API or Function URL event lacks.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Envelope {
+    /// API Gateway REST API (payload 1.0).
+    RestApi(Box<ApiGatewayProxyRequest>),
+    /// API Gateway HTTP API or a Function URL (payload 2.0).
+    HttpApi(Box<ApiGatewayV2httpRequest>),
+}
+
+/// Which response envelope the origin expects.
+#[derive(Debug, Clone, Copy)]
+enum Origin {
+    RestApi,
+    HttpApi,
+}
+
+/// Handles one invocation of any kind, as `lambda_runtime` delivers it.
 pub async fn handle<P: PortalSource, R: AdminApi>(
     app: &App<P, R>,
     event: LambdaEvent<Value>,
@@ -40,26 +65,21 @@ pub async fn handle<P: PortalSource, R: AdminApi>(
         let summary = app.sweep(Instant::now() + left).await;
         return Ok(serde_json::to_value(summary)?);
     }
-    let Ok(request) = serde_json::from_value::<LambdaRequest>(payload) else {
-        let outcome = Outcome::MalformedEvent("not an API Gateway or Function URL event");
-        app.conclude(&Default::default(), &outcome);
-        return Ok(serde_json::to_value(plain_response(&outcome))?);
+    let Ok(envelope) = serde_json::from_value::<Envelope>(payload) else {
+        let outcome = Outcome::MalformedEnvelope("not an API Gateway or Function URL event");
+        app.conclude(&Audit::default(), &outcome);
+        return Ok(plain_response(&outcome));
     };
-    let request = match check(request) {
-        Checked::Convertible(request) => request,
-        Checked::Rejected(sanitized, why) => {
-            let outcome = Outcome::MalformedEvent(why);
-            app.conclude(&Default::default(), &outcome);
-            let mut reject = Adapter::from(service_fn(|_: Request| async {
-                Ok::<_, Error>(into_response(&outcome))
-            }));
-            let response = reject.call(LambdaEvent::new(sanitized, context)).await?;
-            return Ok(serde_json::to_value(response)?);
+    let (origin, request) = into_request(envelope, context);
+    let response = match request {
+        Ok(request) => app.respond(&request).await,
+        Err(why) => {
+            let outcome = Outcome::MalformedEnvelope(why);
+            app.conclude(&Audit::default(), &outcome);
+            into_response(&outcome)
         }
     };
-    let mut adapter = Adapter::from(service_fn(|request: Request| app.handle(request)));
-    let response = adapter.call(LambdaEvent::new(request, context)).await?;
-    Ok(serde_json::to_value(response)?)
+    Ok(serde_json::to_value(into_envelope(origin, response))?)
 }
 
 /// What SAM's `Schedule` event source delivers, through EventBridge.
@@ -78,72 +98,117 @@ fn plain_response(outcome: &Outcome) -> Value {
     })
 }
 
-/// What the check makes of an event `lambda_http` could deserialize.
-enum Checked {
-    /// `lambda_http` can convert it without panicking.
-    Convertible(LambdaRequest),
-    /// A sanitized copy (same origin, nothing that can fail) and why it was refused.
-    Rejected(LambdaRequest, &'static str),
+/// The request `lambda_http` would build from `envelope`, or why it cannot be built.
+fn into_request(envelope: Envelope, context: Context) -> (Origin, Result<Request, &'static str>) {
+    match envelope {
+        Envelope::RestApi(event) => (Origin::RestApi, rest_api_request(*event, context)),
+        Envelope::HttpApi(event) => (Origin::HttpApi, http_api_request(*event, context)),
+    }
 }
 
-fn check(request: LambdaRequest) -> Checked {
-    match request {
-        LambdaRequest::ApiGatewayV1(mut ag) => {
-            let host = host(&ag.headers, ag.request_context.domain_name.as_deref());
-            let path = with_stage(ag.request_context.stage.as_deref(), ag.path.as_deref());
-            let query = if ag.multi_value_query_string_parameters.is_empty() {
-                &ag.query_string_parameters
-            } else {
-                &ag.multi_value_query_string_parameters
-            };
-            let query = (!query.is_empty()).then(|| query.to_query_string());
-            let why = body_problem(ag.is_base64_encoded, ag.body.as_deref())
-                .or_else(|| uri_problem(&ag.headers, host, &path, query.as_deref()));
-            match why {
-                None => Checked::Convertible(LambdaRequest::ApiGatewayV1(ag)),
-                Some(why) => {
-                    ag.body = None;
-                    ag.is_base64_encoded = false;
-                    ag.path = None;
-                    ag.request_context.stage = None;
-                    ag.request_context.domain_name = None;
-                    ag.query_string_parameters = QueryMap::default();
-                    ag.multi_value_query_string_parameters = QueryMap::default();
-                    for headers in [&mut ag.headers, &mut ag.multi_value_headers] {
-                        headers.remove(header::HOST);
-                        headers.remove("x-forwarded-proto");
-                    }
-                    Checked::Rejected(LambdaRequest::ApiGatewayV1(ag), why)
-                }
-            }
-        }
-        LambdaRequest::ApiGatewayV2(mut ag) => {
-            let host = host(&ag.headers, ag.request_context.domain_name.as_deref());
-            let path = with_stage(ag.request_context.stage.as_deref(), ag.raw_path.as_deref());
-            // lambda_http appends the raw query string to the URI as it is. Checked with the
-            // rest of the URI, not apart: each can fit while together they are too long
-            // for a URI (found by fuzzing; tests/fuzz-regressions/lambda_event/).
-            let query = ag.raw_query_string.as_deref().filter(|q| !q.is_empty());
-            let why = body_problem(ag.is_base64_encoded, ag.body.as_deref())
-                .or_else(|| uri_problem(&ag.headers, host, &path, query));
-            match why {
-                None => Checked::Convertible(LambdaRequest::ApiGatewayV2(ag)),
-                Some(why) => {
-                    ag.body = None;
-                    ag.is_base64_encoded = false;
-                    ag.raw_path = None;
-                    ag.raw_query_string = None;
-                    ag.request_context.stage = None;
-                    ag.request_context.domain_name = None;
-                    ag.headers.remove(header::HOST);
-                    ag.headers.remove("x-forwarded-proto");
-                    Checked::Rejected(LambdaRequest::ApiGatewayV2(ag), why)
-                }
-            }
-        }
-        // Only the two API Gateway shapes are compiled in; anything else converts as it is.
-        other => Checked::Convertible(other),
+fn rest_api_request(
+    event: ApiGatewayProxyRequest,
+    context: Context,
+) -> Result<Request, &'static str> {
+    let host = host(&event.headers, event.request_context.domain_name.as_deref());
+    let raw_path = event.path.unwrap_or_default();
+    let path = with_stage(event.request_context.stage.as_deref(), &raw_path);
+    // Multi-valued parameters are a superset of the single-valued ones when present.
+    let query = if event.multi_value_query_string_parameters.is_empty() {
+        event.query_string_parameters
+    } else {
+        event.multi_value_query_string_parameters
+    };
+    let raw_query = (!query.is_empty()).then(|| query.to_query_string());
+    let uri = request_uri(&event.headers, host, &path, raw_query.as_deref())?;
+    let body = body(event.is_base64_encoded, event.body.as_deref())?;
+    // multi_value_headers is the canonical source, as in lambda_http.
+    let mut headers = event.multi_value_headers;
+    headers.extend(event.headers);
+    let request = build(uri, event.http_method, headers, body)?;
+    Ok(with_extensions(
+        request,
+        Extensions {
+            raw_path,
+            query,
+            path: QueryMap::from(event.path_parameters),
+            stage: QueryMap::from(event.stage_variables),
+            origin: RequestContext::ApiGatewayV1(event.request_context),
+            lambda: context,
+        },
+    ))
+}
+
+fn http_api_request(
+    event: ApiGatewayV2httpRequest,
+    context: Context,
+) -> Result<Request, &'static str> {
+    let host = host(&event.headers, event.request_context.domain_name.as_deref());
+    let raw_path = event.raw_path.unwrap_or_default();
+    let path = with_stage(event.request_context.stage.as_deref(), &raw_path);
+    // The raw query string, not queryStringParameters, which API Gateway has already decoded
+    // and joined differently (aws/aws-lambda-rust-runtime#470).
+    let raw_query = event.raw_query_string.filter(|q| !q.is_empty());
+    let query = match raw_query.as_deref() {
+        Some(raw) => raw.parse().unwrap_or_default(),
+        None => event.query_string_parameters,
+    };
+    let uri = request_uri(&event.headers, host, &path, raw_query.as_deref())?;
+    let body = body(event.is_base64_encoded, event.body.as_deref())?;
+    let mut headers = event.headers;
+    if let Some(cookies) = event.cookies
+        && let Ok(value) = HeaderValue::from_str(&cookies.join("; "))
+    {
+        headers.insert(header::COOKIE, value);
     }
+    let method = event.request_context.http.method.clone();
+    let request = build(uri, method, headers, body)?;
+    Ok(with_extensions(
+        request,
+        Extensions {
+            raw_path,
+            query,
+            path: QueryMap::from(event.path_parameters),
+            stage: QueryMap::from(event.stage_variables),
+            origin: RequestContext::ApiGatewayV2(event.request_context),
+            lambda: context,
+        },
+    ))
+}
+
+/// What `lambda_http` attaches to a request besides method, URI, headers and body.
+struct Extensions {
+    raw_path: String,
+    query: QueryMap,
+    path: QueryMap,
+    stage: QueryMap,
+    origin: RequestContext,
+    lambda: Context,
+}
+
+fn with_extensions(request: Request, extensions: Extensions) -> Request {
+    request
+        .with_raw_http_path(extensions.raw_path)
+        .with_query_string_parameters(extensions.query)
+        .with_path_parameters(extensions.path)
+        .with_stage_variables(extensions.stage)
+        .with_request_context(extensions.origin)
+        .with_lambda_context(extensions.lambda)
+}
+
+fn build(
+    uri: Uri,
+    method: Method,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Request, &'static str> {
+    let mut request = lambda_http::http::Request::builder()
+        .uri(uri)
+        .method(method)
+        .body(body)
+        .map_err(|_| "the request cannot be built")?;
+    *request.headers_mut() = headers;
+    Ok(request)
 }
 
 fn host<'a>(headers: &'a HeaderMap, domain_name: Option<&'a str>) -> Option<&'a str> {
@@ -153,54 +218,87 @@ fn host<'a>(headers: &'a HeaderMap, domain_name: Option<&'a str>) -> Option<&'a 
         .or(domain_name)
 }
 
-/// As `lambda_http` prefixes the stage to the path.
-fn with_stage(stage: Option<&str>, path: Option<&str>) -> String {
-    let path = path.unwrap_or_default();
+/// The path with the stage in front, as API Gateway's own URL has it.
+fn with_stage(stage: Option<&str>, path: &str) -> String {
     match stage {
-        _ if std::env::var_os("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH").is_some() => path.into(),
+        _ if std::env::var("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH").is_ok() => path.into(),
         None | Some("$default") => path.into(),
         Some(stage) if path.starts_with(&format!("/{stage}/")) => path.into(),
         Some(stage) => format!("/{stage}{path}"),
     }
 }
 
-/// The same decoder `aws_lambda_events` uses, so what passes here decodes there.
-fn body_problem(is_base64_encoded: bool, body: Option<&str>) -> Option<&'static str> {
-    let body = body.filter(|_| is_base64_encoded)?;
-    base64::engine::general_purpose::STANDARD
-        .decode(body)
-        .is_err()
-        .then_some("the body is flagged base64 but does not decode")
+/// The body, decoded as `aws_lambda_events` decodes it.
+fn body(is_base64_encoded: bool, body: Option<&str>) -> Result<Body, &'static str> {
+    match body {
+        None => Ok(Body::Empty),
+        Some(text) if is_base64_encoded => base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .map(Body::from)
+            .map_err(|_| "the body is flagged base64 but does not decode"),
+        Some(text) => Ok(Body::from(text)),
+    }
 }
 
-/// Builds the URI as `lambda_http` does, `?query` included, and says why it would fail.
-fn uri_problem(
+/// The request URI as `lambda_http` builds it: scheme, host and path through `Url`, then the
+/// query as it came. Checked whole: the path and the query can each fit in a URI while
+/// together they do not (found by fuzzing; tests/fuzz-regressions/lambda_event/).
+fn request_uri(
     headers: &HeaderMap,
     host: Option<&str>,
     path: &str,
     query: Option<&str>,
-) -> Option<&'static str> {
+) -> Result<Uri, &'static str> {
     let mut uri = match host {
-        None => match Url::parse(&format!("http://localhost{path}")) {
-            Ok(url) => url.path().to_owned(),
-            Err(_) => return Some("the path cannot make a URL"),
-        },
+        None => Url::parse(&format!("http://localhost{path}"))
+            .map(|url| url.path().to_owned())
+            .map_err(|_| "the path cannot make a URL")?,
         Some(host) => {
             let scheme = headers
                 .get("x-forwarded-proto")
                 .and_then(|s| s.to_str().ok())
                 .unwrap_or("https");
-            match Url::parse(&format!("{scheme}://{host}{path}")) {
-                Ok(url) => url.to_string(),
-                Err(_) => return Some("the host, scheme or path cannot make a URL"),
-            }
+            Url::parse(&format!("{scheme}://{host}{path}"))
+                .map(String::from)
+                .map_err(|_| "the host, scheme or path cannot make a URL")?
         }
     };
     if let Some(query) = query {
         uri.push('?');
         uri.push_str(query);
     }
-    Uri::try_from(uri)
-        .is_err()
-        .then_some("the host, scheme, path or query cannot make a URI")
+    Uri::try_from(uri).map_err(|_| "the host, scheme, path or query cannot make a URI")
+}
+
+/// The response in the envelope the origin expects, as `lambda_http` shapes it.
+fn into_envelope(origin: Origin, response: Response<Body>) -> Value {
+    let (parts, body) = response.into_parts();
+    let (is_base64_encoded, body) = match body {
+        Body::Empty => (false, None),
+        text @ Body::Text(_) => (false, Some(text)),
+        binary @ Body::Binary(_) => (true, Some(binary)),
+        _ => (false, None),
+    };
+    let status_code = i64::from(parts.status.as_u16());
+    let serialized = match origin {
+        Origin::RestApi => {
+            let mut envelope = ApiGatewayProxyResponse::default();
+            envelope.status_code = status_code;
+            envelope.body = body;
+            envelope.is_base64_encoded = is_base64_encoded;
+            // REST APIs merge both header fields; one of them, or headers repeat.
+            envelope.multi_value_headers = parts.headers;
+            serde_json::to_value(envelope)
+        }
+        Origin::HttpApi => {
+            let mut envelope = ApiGatewayV2httpResponse::default();
+            envelope.status_code = status_code;
+            envelope.body = body;
+            envelope.is_base64_encoded = is_base64_encoded;
+            envelope.headers = parts.headers;
+            serde_json::to_value(envelope)
+        }
+    };
+    // Serializing these types cannot fail; should it, the bare fields still reach 3scale.
+    serialized.unwrap_or_else(|_| plain_response(&Outcome::MalformedEnvelope("unserializable")))
 }

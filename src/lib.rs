@@ -1,25 +1,31 @@
 //! Makes 3scale personal access tokens single-use: when 3scale's webhook reports the
 //! application a token created, revoke that token through the Account Management API.
 
+// Top to bottom: the invocation router and its doors (the HTTP edge, the sweep), the App they
+// share, the decision, the records (outcome, audit, metrics), then the parts (admin API,
+// configuration, decoder, secrets).
 pub mod admin_api;
+pub mod app;
 pub mod audit;
-pub mod config;
 pub mod decision;
-pub mod handler;
+pub mod http_edge;
 pub mod invocation;
 pub mod metrics;
 pub mod outcome;
+pub mod portal;
 #[cfg(feature = "secrets-manager")]
 pub mod secrets_manager;
 pub mod sensitive;
+pub mod settings;
 pub mod sweep;
 pub mod tls;
 pub mod webhook;
 
 pub use admin_api::{AdminApi, AdminApiClient, RetryPolicy, Revocation, Verdict};
-pub use config::{AdminPortal, FixedPortal, PortalSetting, PortalSource, Settings};
-pub use handler::App;
+pub use app::App;
 pub use outcome::Outcome;
+pub use portal::{AdminPortal, EnvironmentPortal, PortalSource};
 #[cfg(feature = "secrets-manager")]
 pub use secrets_manager::SecretsManagerPortal;
+pub use settings::{PortalOrigin, Settings};
 pub use webhook::{WebhookEvent, decode};

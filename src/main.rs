@@ -4,7 +4,7 @@
 #![recursion_limit = "256"]
 
 use access_token_revoker::{
-    AdminApi, AdminApiClient, App, FixedPortal, PortalSetting, PortalSource, RetryPolicy,
+    AdminApi, AdminApiClient, App, EnvironmentPortal, PortalOrigin, PortalSource, RetryPolicy,
     SecretsManagerPortal, Settings, invocation,
 };
 use lambda_http::lambda_runtime::{self, LambdaEvent, service_fn};
@@ -28,15 +28,15 @@ async fn main() -> Result<(), Error> {
     );
 
     match settings.portal.clone() {
-        PortalSetting::SecretsManager { secret_id } => {
+        PortalOrigin::SecretsManager { secret_id } => {
             // Honours AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_SECRETS_MANAGER; nothing is fetched yet.
             let aws = access_token_revoker::tls::aws_config_loader().load().await;
             let client = aws_sdk_secretsmanager::Client::new(&aws);
             let portal = SecretsManagerPortal::new(client, secret_id, settings.secret_ttl);
             serve(App::new(settings, portal, revoker)).await
         }
-        PortalSetting::Environment(portal) => {
-            serve(App::new(settings, FixedPortal(portal), revoker)).await
+        PortalOrigin::Environment(portal) => {
+            serve(App::new(settings, EnvironmentPortal(portal), revoker)).await
         }
     }
 }

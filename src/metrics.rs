@@ -7,7 +7,6 @@
 
 use crate::audit::Audit;
 use crate::outcome::Outcome;
-use crate::sweep::SweepSummary;
 use serde_json::{Value, json};
 use std::fmt;
 use std::sync::Arc;
@@ -24,40 +23,51 @@ pub fn emf(outcome: &Outcome, audit: &Audit, function_name: &str, timestamp_ms: 
         json!({"Name": "Decisions", "Unit": "Count"}),
         json!({"Name": "FailedRevocations", "Unit": "Count"}),
     ];
-    let mut line = json!({
-        // Lambda's log-level filter reads this; without it the line counts as INFO anyway.
-        "level": "INFO",
-        "FunctionName": function_name,
-        "Outcome": outcome.name(),
-        "Decisions": 1,
-        "FailedRevocations": failed,
-    });
+    let mut line = serde_json::Map::new();
+    // Lambda's log-level filter reads this; without it the line counts as INFO anyway.
+    line.insert("level".into(), json!("INFO"));
+    line.insert("FunctionName".into(), json!(function_name));
+    line.insert("Outcome".into(), json!(outcome.name()));
+    line.insert("Decisions".into(), json!(1));
+    line.insert("FailedRevocations".into(), json!(failed));
     if let Some(cleared) = audit.token_field_cleared {
         metrics.push(json!({"Name": "FieldClearFailures", "Unit": "Count"}));
-        line["FieldClearFailures"] = json!(u8::from(!cleared));
+        line.insert("FieldClearFailures".into(), json!(u8::from(!cleared)));
     }
     if let Some(revocation) = &audit.revocation {
         metrics.push(json!({"Name": "AdminApiLatency", "Unit": "Milliseconds"}));
-        line["AdminApiLatency"] = json!(revocation.elapsed.as_millis() as u64);
+        let ms = u64::try_from(revocation.elapsed.as_millis()).unwrap_or(u64::MAX);
+        line.insert("AdminApiLatency".into(), json!(ms));
     }
-    line["_aws"] = json!({
-        "Timestamp": timestamp_ms,
-        "CloudWatchMetrics": [{
-            "Namespace": NAMESPACE,
-            "Dimensions": [["FunctionName"], ["FunctionName", "Outcome"]],
-            "Metrics": metrics,
-        }],
-    });
-    line
+    line.insert(
+        "_aws".into(),
+        json!({
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": [["FunctionName"], ["FunctionName", "Outcome"]],
+                "Metrics": metrics,
+            }],
+        }),
+    );
+    Value::Object(line)
 }
 
-/// The EMF object for one sweep: `SweepFailures` is 1 when it could not do its work (see
-/// [`SweepSummary::is_failure`]). Dimension: the function's name only.
-pub fn emf_sweep(summary: &SweepSummary, function_name: &str, timestamp_ms: u64) -> Value {
+/// What a sweep reports for its metric line: plain facts, handed over by the sweep.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SweepMetrics {
+    /// The sweep could not do its work (no configuration, no maintenance token, a refused
+    /// listing, a failed delete).
+    pub failed: bool,
+}
+
+/// The EMF object for one sweep: `SweepFailures` is 1 when it could not do its work.
+/// Dimension: the function's name only.
+pub fn emf_sweep(sweep: SweepMetrics, function_name: &str, timestamp_ms: u64) -> Value {
     json!({
         "level": "INFO",
         "FunctionName": function_name,
-        "SweepFailures": u8::from(summary.is_failure()),
+        "SweepFailures": u8::from(sweep.failed),
         "_aws": {
             "Timestamp": timestamp_ms,
             "CloudWatchMetrics": [{
@@ -96,15 +106,16 @@ impl MetricsSink {
     }
 
     /// Emits the metric of one sweep.
-    pub fn record_sweep(&self, summary: &SweepSummary) {
-        (self.write)(&emf_sweep(summary, &self.function_name, now_ms()).to_string());
+    pub fn record_sweep(&self, sweep: SweepMetrics) {
+        (self.write)(&emf_sweep(sweep, &self.function_name, now_ms()).to_string());
     }
 }
 
 fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
+        .ok()
+        .and_then(|d| u64::try_from(d.as_millis()).ok())
         .unwrap_or_default()
 }
 

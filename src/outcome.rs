@@ -18,19 +18,19 @@ pub enum Outcome {
     /// Nothing to do: the event is not configured, or carries no token.
     Ignored(&'static str),
     /// The Lambda event is not one this function serves, or cannot be converted safely.
-    MalformedEvent(&'static str),
+    MalformedEnvelope(&'static str),
     /// Not GET or POST.
     MethodNotAllowed,
     /// The body is over the size limit.
-    TooLarge,
+    BodyTooLarge,
     /// The shared secret is missing or wrong.
     Unauthorized,
     /// The body is not a 3scale event.
-    BadEvent(DecodeError),
+    UnreadableBody(DecodeError),
     /// The token field holds something that cannot be a 3scale token.
-    BadToken(String),
+    InvalidToken(String),
     /// The admin portal configuration could not be loaded.
-    ConfigUnavailable,
+    ConfigurationUnavailable,
     /// The token is alive but lacks the `account_management` scope or write permission.
     TokenNotRevocable,
     /// The value starts with the id of another of the caller's tokens; nothing was deleted.
@@ -38,13 +38,13 @@ pub enum Outcome {
     /// 3scale answered the DELETE with 2xx, yet the token still authenticates.
     RevocationNotVerified,
     /// 3scale answered with a status a retry cannot fix and that proves nothing.
-    AdminRejected(Option<u16>),
+    AdminApiRejected(Option<u16>),
     /// 3scale did not answer usefully after bounded retries.
-    AdminUnavailable,
+    AdminApiUnavailable,
     /// Ping: `admin_url` did not answer the probe, or answered 408, 429 or 5xx: why.
-    AdminUnreachable(String),
+    PingUnreachable(String),
     /// Ping: something answered the probe, but not as a 3scale admin API does: what came back.
-    AdminUrlNotThreescale(String),
+    PingNotThreescale(String),
 }
 
 impl Outcome {
@@ -55,29 +55,26 @@ impl Outcome {
                 StatusCode::OK
             }
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
-            Self::MalformedEvent(_) | Self::BadEvent(_) | Self::BadToken(_) => {
+            Self::MalformedEnvelope(_) | Self::UnreadableBody(_) | Self::InvalidToken(_) => {
                 StatusCode::BAD_REQUEST
             }
-            Self::ConfigUnavailable => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::ConfigurationUnavailable => StatusCode::INTERNAL_SERVER_ERROR,
             Self::TokenNotRevocable
             | Self::AmbiguousToken
             | Self::RevocationNotVerified
-            | Self::AdminRejected(_)
-            | Self::AdminUnavailable
-            | Self::AdminUnreachable(_)
-            | Self::AdminUrlNotThreescale(_) => StatusCode::BAD_GATEWAY,
+            | Self::AdminApiRejected(_)
+            | Self::AdminApiUnavailable
+            | Self::PingUnreachable(_)
+            | Self::PingNotThreescale(_) => StatusCode::BAD_GATEWAY,
         }
     }
 
     /// A 5xx for a delivery, which may have left a token alive; not a failed Ping.
     pub fn is_failed_revocation(&self) -> bool {
         self.status().is_server_error()
-            && !matches!(
-                self,
-                Self::AdminUnreachable(_) | Self::AdminUrlNotThreescale(_)
-            )
+            && !matches!(self, Self::PingUnreachable(_) | Self::PingNotThreescale(_))
     }
 
     /// Short name used in the JSON body and the audit log.
@@ -88,20 +85,20 @@ impl Outcome {
             Self::AlreadyRevoked => "already_revoked",
             Self::DryRun => "dry_run",
             Self::Ignored(_) => "ignored",
-            Self::MalformedEvent(_) => "malformed_event",
+            Self::MalformedEnvelope(_) => "malformed_event",
             Self::MethodNotAllowed => "method_not_allowed",
-            Self::TooLarge => "body_too_large",
+            Self::BodyTooLarge => "body_too_large",
             Self::Unauthorized => "unauthorized",
-            Self::BadEvent(e) => e.code(),
-            Self::BadToken(_) => "invalid_token",
-            Self::ConfigUnavailable => "configuration_unavailable",
+            Self::UnreadableBody(e) => e.code(),
+            Self::InvalidToken(_) => "invalid_token",
+            Self::ConfigurationUnavailable => "configuration_unavailable",
             Self::TokenNotRevocable => "token_not_revocable",
             Self::AmbiguousToken => "ambiguous_token",
             Self::RevocationNotVerified => "revocation_not_verified",
-            Self::AdminRejected(_) => "admin_api_rejected",
-            Self::AdminUnavailable => "admin_api_unavailable",
-            Self::AdminUnreachable(_) => "admin_api_unreachable",
-            Self::AdminUrlNotThreescale(_) => "admin_url_not_3scale",
+            Self::AdminApiRejected(_) => "admin_api_rejected",
+            Self::AdminApiUnavailable => "admin_api_unavailable",
+            Self::PingUnreachable(_) => "admin_api_unreachable",
+            Self::PingNotThreescale(_) => "admin_url_not_3scale",
         }
     }
 
@@ -112,13 +109,13 @@ impl Outcome {
             Self::Pong | Self::Revoked | Self::AlreadyRevoked | Self::DryRun => {
                 return json!({"outcome": self.name()});
             }
-            Self::MalformedEvent(why) => (*why).to_owned(),
+            Self::MalformedEnvelope(why) => (*why).to_owned(),
             Self::MethodNotAllowed => "only POST (events) and GET (ping) are accepted".to_owned(),
-            Self::TooLarge => format!("the body is larger than {MAX_BODY_BYTES} bytes"),
+            Self::BodyTooLarge => format!("the body is larger than {MAX_BODY_BYTES} bytes"),
             Self::Unauthorized => "the secret query parameter is missing or wrong".to_owned(),
-            Self::BadEvent(e) => e.to_string(),
-            Self::BadToken(why) => why.clone(),
-            Self::ConfigUnavailable => {
+            Self::UnreadableBody(e) => e.to_string(),
+            Self::InvalidToken(why) => why.clone(),
+            Self::ConfigurationUnavailable => {
                 "the admin portal configuration could not be loaded; see the function logs"
                     .to_owned()
             }
@@ -132,15 +129,15 @@ impl Outcome {
             Self::RevocationNotVerified => "3scale accepted the revocation but the token still \
                 works; it was not revoked"
                 .to_owned(),
-            Self::AdminRejected(Some(status)) => {
+            Self::AdminApiRejected(Some(status)) => {
                 format!("the 3scale admin API answered {status}; check admin_url")
             }
-            Self::AdminRejected(None) => "the 3scale admin API answered unexpectedly".to_owned(),
-            Self::AdminUnavailable => {
+            Self::AdminApiRejected(None) => "the 3scale admin API answered unexpectedly".to_owned(),
+            Self::AdminApiUnavailable => {
                 "the 3scale admin API did not answer usefully after retries; retry later".to_owned()
             }
-            Self::AdminUnreachable(why) => format!("admin_url could not be reached: {why}"),
-            Self::AdminUrlNotThreescale(what) => format!(
+            Self::PingUnreachable(why) => format!("admin_url could not be reached: {why}"),
+            Self::PingNotThreescale(what) => format!(
                 "admin_url is not a 3scale admin portal: \
                  GET /admin/api/personal/access_tokens.json without a token {what}; 3scale's \
                  admin API answers 403 {{\"error\":\"Access denied\"}}"

@@ -1,6 +1,7 @@
-//! The admin portal configuration from AWS Secrets Manager: a JSON secret, cached per instance.
+//! The admin portal configuration from AWS Secrets Manager: a JSON secret, its shape, and a
+//! per-instance cache.
 
-use crate::config::{AdminPortal, PortalSource, SourceError};
+use crate::portal::{AdminPortal, PortalSource, SourceError};
 use aws_sdk_secretsmanager::Client as SecretsManagerClient;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -44,8 +45,31 @@ impl SecretsManagerPortal {
         let json = output
             .secret_string()
             .ok_or_else(|| SourceError::BadSecret("the secret has no SecretString".to_owned()))?;
-        AdminPortal::from_secret_json(json)
+        portal_from_secret(json)
     }
+}
+
+/// The secret's JSON: `{"admin_url": "...", "webhook_secret": "...", "maintenance_token": "..."}`.
+#[derive(serde::Deserialize)]
+struct SecretJson {
+    admin_url: String,
+    #[serde(default)]
+    webhook_secret: Option<String>,
+    #[serde(default)]
+    maintenance_token: Option<String>,
+}
+
+/// Reads and validates the secret's JSON; errors name fields, never values.
+pub fn portal_from_secret(json: &str) -> Result<AdminPortal, SourceError> {
+    // serde's message could quote the secret; report the shape only.
+    let shape: SecretJson = serde_json::from_str(json).map_err(|_| {
+        SourceError::BadSecret(
+            "expected JSON {\"admin_url\": \"...\", \"webhook_secret\": \"...\"}".to_owned(),
+        )
+    })?;
+    AdminPortal::new(&shape.admin_url, shape.webhook_secret.as_deref())
+        .and_then(|portal| portal.with_maintenance_token(shape.maintenance_token.as_deref()))
+        .map_err(|e| SourceError::BadSecret(e.to_string()))
 }
 
 impl PortalSource for SecretsManagerPortal {
@@ -78,5 +102,44 @@ impl PortalSource for SecretsManagerPortal {
                 None => Err(err),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_json_is_validated_without_echoing_it() {
+        let p = portal_from_secret(
+            r#"{"admin_url":"https://acme-admin.3scale.net","webhook_secret":"s3"}"#,
+        )
+        .expect("valid");
+        assert_eq!(p.admin_url().as_str(), "https://acme-admin.3scale.net/");
+        assert!(p.webhook_secret().is_some_and(|s| s.matches("s3")));
+        let no_secret = portal_from_secret(
+            r#"{"admin_url":"https://acme-admin.3scale.net","webhook_secret":""}"#,
+        )
+        .expect("valid");
+        assert!(no_secret.webhook_secret().is_none());
+
+        let err = portal_from_secret(r#"{"webhook_secret":"leaky-value"}"#)
+            .expect_err("admin_url missing");
+        assert!(!err.to_string().contains("leaky-value"), "{err}");
+        assert!(portal_from_secret("not json").is_err());
+        let with_maintenance = portal_from_secret(
+            r#"{"admin_url":"https://acme-admin.3scale.net","maintenance_token":"m41nt"}"#,
+        )
+        .expect("valid");
+        assert_eq!(
+            with_maintenance.maintenance_token().map(|t| t.expose()),
+            Some("m41nt")
+        );
+        assert!(!format!("{with_maintenance:?}").contains("m41nt"));
+        let err = portal_from_secret(
+            r#"{"admin_url":"https://acme-admin.3scale.net","maintenance_token":"bad token!"}"#,
+        )
+        .expect_err("not a token");
+        assert!(!err.to_string().contains("bad token"), "{err}");
     }
 }

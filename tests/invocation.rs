@@ -1,5 +1,7 @@
 //! The raw Lambda event in, the envelope out: the same path a real invocation takes, including
 //! events that `lambda_http` alone would turn into a panic (and, in release, an abort).
+// A failed expectation in a test is a failed test, not a panic on the request path.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod common;
 
@@ -53,7 +55,7 @@ async fn every_fixture_answers_as_the_handler_does_in_its_own_envelope() {
 fn app_at(
     admin_url: &str,
 ) -> access_token_revoker::App<
-    access_token_revoker::FixedPortal,
+    access_token_revoker::EnvironmentPortal,
     access_token_revoker::AdminApiClient,
 > {
     app(admin_url, Some(WEBHOOK_SECRET), &[])

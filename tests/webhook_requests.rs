@@ -1,5 +1,7 @@
 //! The HTTP edge, driven with the events/ fixtures of every envelope (API Gateway REST,
 //! HTTP API, Function URL) against a loopback stand-in for the 3scale admin portal.
+// A failed expectation in a test is a failed test, not a panic on the request path.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod common;
 

@@ -1,4 +1,4 @@
-//! porta's answers and the sweep's times: see `access_token_revoker_fuzz::answers`.
+//! porta's answers and the sweep's times: see `fuzz_harness::answers`.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| access_token_revoker_fuzz::answers(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| fuzz_harness::answers(data));

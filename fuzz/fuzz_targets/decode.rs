@@ -1,4 +1,4 @@
-//! `webhook::decode` on any bytes: see `access_token_revoker_fuzz::decode`.
+//! `webhook::decode` on any bytes: see `fuzz_harness::decode`.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| access_token_revoker_fuzz::decode(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| fuzz_harness::decode(data));

@@ -1,4 +1,4 @@
-//! A whole invocation, raw event to response: see `access_token_revoker_fuzz::lambda_event`.
+//! A whole invocation, raw event to response: see `fuzz_harness::lambda_event`.
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(
@@ -11,5 +11,5 @@ libfuzzer_sys::fuzz_target!(
             .finish();
         tracing::subscriber::set_global_default(subscriber).expect("one subscriber");
     },
-    |data: &[u8]| access_token_revoker_fuzz::lambda_event(data)
+    |data: &[u8]| fuzz_harness::lambda_event(data)
 );

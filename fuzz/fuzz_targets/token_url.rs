@@ -1,4 +1,4 @@
-//! `AccessToken::parse` and the revoke URL: see `access_token_revoker_fuzz::token_url`.
+//! `AccessToken::parse` and the revoke URL: see `fuzz_harness::token_url`.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| access_token_revoker_fuzz::token_url(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| fuzz_harness::token_url(data));

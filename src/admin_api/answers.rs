@@ -87,9 +87,9 @@ fn json_object<T: serde::de::DeserializeOwned>(body: &[u8]) -> Option<T> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Probe {
     /// porta's own 403 `{"error":"Access denied"}`: a 3scale admin API.
-    Porta,
+    AdminApi,
     /// Something answered, but not as porta does: what came back.
-    NotPorta(String),
+    NotAdminApi(String),
     /// No answer, or a failing one (408, 429, 5xx): why.
     Unreachable(String),
 }
@@ -99,14 +99,14 @@ pub enum Probe {
 /// ```
 /// use access_token_revoker::admin_api::answers::{probe, Probe};
 ///
-/// assert_eq!(probe(403, br#"{"error":"Access denied"}"#), Probe::Porta);
-/// assert!(matches!(probe(404, b"<html>Not Found</html>"), Probe::NotPorta(_)));
+/// assert_eq!(probe(403, br#"{"error":"Access denied"}"#), Probe::AdminApi);
+/// assert!(matches!(probe(404, b"<html>Not Found</html>"), Probe::NotAdminApi(_)));
 /// assert!(matches!(probe(503, b""), Probe::Unreachable(_)));
 /// ```
 pub fn probe(status: u16, body: &[u8]) -> Probe {
-    let not_porta = |what: String| Probe::NotPorta(format!("answered {status}{what}"));
+    let not_porta = |what: String| Probe::NotAdminApi(format!("answered {status}{what}"));
     match classify(status, body) {
-        TokenAnswer::Dead => Probe::Porta,
+        TokenAnswer::Dead => Probe::AdminApi,
         TokenAnswer::Transient => Probe::Unreachable(format!("admin API answered {status}")),
         TokenAnswer::Done => not_porta(" to a request without a token".to_owned()),
         _ if status == 403 => not_porta(
@@ -151,7 +151,7 @@ pub fn token_ids(body: &[u8]) -> Result<Vec<u64>, ListingError> {
 /// Calls `visit` on every object in `value`, in document order; descends into an object's
 /// values only when `visit` returns true. An explicit stack: serde_json caps nesting at 128,
 /// and this keeps it flat anyway.
-fn visit_objects<'a>(
+pub(crate) fn visit_objects<'a>(
     value: &'a serde_json::Value,
     mut visit: impl FnMut(&'a serde_json::Map<String, serde_json::Value>) -> bool,
 ) {
@@ -227,67 +227,6 @@ pub fn is_cancan_denial(body: &[u8]) -> bool {
         status: String,
     }
     json_object::<Status>(body).is_some_and(|s| s.status == "Forbidden")
-}
-
-/// One failed webhook delivery, as porta lists it
-/// (`app/representers/web_hook_failure_representer.rb`).
-#[derive(Clone, PartialEq, Eq)]
-pub struct WebhookFailure {
-    /// The event's UUID.
-    pub id: Option<String>,
-    /// When 3scale gave up, as porta prints it (`2026-11-25T10:00:00Z`); sent back to delete.
-    pub time: String,
-    /// The event XML exactly as it was posted; it may carry a token.
-    pub event: String,
-}
-
-// The event may hold a token: Debug shows its size only.
-impl std::fmt::Debug for WebhookFailure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WebhookFailure")
-            .field("id", &self.id)
-            .field("time", &self.time)
-            .field("event_bytes", &self.event.len())
-            .finish()
-    }
-}
-
-/// The failed deliveries of a listing, in its order (porta's is oldest first).
-///
-/// porta wraps each (`{"webhooks-failures":[{"webhooks-failure":{…}}]}`); any object with a
-/// string `time` and a string `event`, at any depth, counts.
-///
-/// ```
-/// use access_token_revoker::admin_api::answers::webhook_failures;
-///
-/// let listing = br#"{"webhooks-failures":[{"webhooks-failure":
-///     {"id":"5d1c","time":"2026-11-25T10:00:00Z","error":"x","url":"u","event":"<event/>"}}]}"#;
-/// let failures = webhook_failures(listing).unwrap();
-/// assert_eq!(failures[0].time, "2026-11-25T10:00:00Z");
-/// assert_eq!(failures[0].event, "<event/>");
-/// ```
-pub fn webhook_failures(body: &[u8]) -> Result<Vec<WebhookFailure>, ListingError> {
-    let value: serde_json::Value = serde_json::from_slice(body).map_err(|_| ListingError)?;
-    let mut failures = Vec::new();
-    visit_objects(&value, |object| {
-        let time = object.get("time").and_then(serde_json::Value::as_str);
-        let event = object.get("event").and_then(serde_json::Value::as_str);
-        let (Some(time), Some(event)) = (time, event) else {
-            return true;
-        };
-        let id = object.get("id").and_then(|id| match id {
-            serde_json::Value::String(s) => Some(s.clone()),
-            serde_json::Value::Number(n) => Some(n.to_string()),
-            _ => None,
-        });
-        failures.push(WebhookFailure {
-            id,
-            time: time.to_owned(),
-            event: event.to_owned(),
-        });
-        false
-    });
-    Ok(failures)
 }
 
 #[cfg(test)]
@@ -391,25 +330,6 @@ mod tests {
         for bad in ["", "4 2", "-1", "+1", "0x10", "99999999999999999999"] {
             assert_eq!(parse_id(bad), None, "{bad}");
         }
-    }
-
-    #[test]
-    fn failures_come_in_porta_order_and_other_shapes_are_tolerated() {
-        let porta = br#"{"webhooks-failures":[
-            {"webhooks-failure":{"id":"a","time":"2026-11-25T10:00:00Z","error":"e","url":"u","event":"<event>1</event>"}},
-            {"webhooks-failure":{"id":"b","time":"2026-11-25T10:00:01Z","error":"e","url":"u","event":"<event>2</event>"}},
-            {"webhooks-failure":{"id":3,"time":"2026-11-25T10:00:02Z","event":"<event>3</event>"}}]}"#;
-        let failures = webhook_failures(porta).expect("listing");
-        let ids: Vec<_> = failures.iter().map(|f| f.id.as_deref()).collect();
-        assert_eq!(ids, [Some("a"), Some("b"), Some("3")]);
-        assert_eq!(failures[1].event, "<event>2</event>");
-        assert!(!format!("{failures:?}").contains("<event>"));
-        assert_eq!(webhook_failures(br#"{"webhooks-failures":[]}"#), Ok(vec![]));
-        assert_eq!(
-            webhook_failures(br#"[{"time":"t","event":7},{"time":"t"}]"#),
-            Ok(vec![])
-        );
-        assert_eq!(webhook_failures(b"<webhooks-failures/>"), Err(ListingError));
     }
 
     #[test]

@@ -1,18 +1,11 @@
-//! What the maintenance token does: read and delete failed webhook deliveries
-//! (`app/controllers/admin/api/web_hooks_failures_controller.rb`), and clear an application's
-//! extra fields (`buyers_applications_controller.rb#update`). It never revokes a token.
+//! What the maintenance token's calls share: what porta's refusals mean for them, and the
+//! admin API's URLs. The calls themselves are in `webhook_failures` and `applications`; the
+//! maintenance token never revokes a token.
 
 use super::answers::{self, TokenAnswer};
-use super::{AdminApiClient, Answer, ApplicationRef, Call, Transient};
-use crate::config::AdminPortal;
-use crate::sensitive::AccessToken;
-use reqwest::{Method, Url};
+use super::{AdminApiClient, Answer, Transient};
+use reqwest::Url;
 use tokio::time::Instant;
-
-pub use super::answers::WebhookFailure;
-
-/// Most of a failures listing that is read: porta does not paginate it.
-pub const MAX_FAILURES_BODY: usize = 8 * 1024 * 1024;
 
 /// Why a maintenance call did not do its job; never quotes porta's body.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -35,7 +28,7 @@ pub enum MaintenanceError {
     NotFound,
     /// Another status that a retry cannot change.
     #[error("the admin API answered {0}")]
-    Rejected(u16),
+    UnexpectedStatus(u16),
     /// A 2xx whose body is not what porta sends.
     #[error("the admin API's answer could not be read: {0}")]
     Unreadable(&'static str),
@@ -54,7 +47,7 @@ impl From<Transient> for MaintenanceError {
 }
 
 /// Turns a non-2xx answer into the reason, or lets a 2xx through.
-fn done(answer: Answer) -> Result<Answer, MaintenanceError> {
+pub(super) fn done(answer: Answer) -> Result<Answer, MaintenanceError> {
     match answer.meaning() {
         TokenAnswer::Done => Ok(answer),
         TokenAnswer::Dead => Err(MaintenanceError::Refused),
@@ -63,12 +56,12 @@ fn done(answer: Answer) -> Result<Answer, MaintenanceError> {
         _ if answer.status.as_u16() == 403 && answers::is_cancan_denial(&answer.body) => {
             Err(MaintenanceError::NotAllowed)
         }
-        _ => Err(MaintenanceError::Rejected(answer.status.as_u16())),
+        _ => Err(MaintenanceError::UnexpectedStatus(answer.status.as_u16())),
     }
 }
 
 /// `{admin_url}/admin/api/{segments…}`.
-fn admin_api_url(admin_url: &Url, segments: &[&str]) -> Result<Url, MaintenanceError> {
+pub(super) fn admin_api_url(admin_url: &Url, segments: &[&str]) -> Result<Url, MaintenanceError> {
     let mut url = admin_url.clone();
     url.path_segments_mut()
         .map_err(|()| MaintenanceError::BadInput("admin_url cannot take a path"))?
@@ -79,73 +72,7 @@ fn admin_api_url(admin_url: &Url, segments: &[&str]) -> Result<Url, MaintenanceE
 }
 
 impl AdminApiClient {
-    /// `GET …/webhooks/failures.json`.
-    pub(super) async fn list_failures(
-        &self,
-        portal: &AdminPortal,
-        maintenance: &AccessToken,
-    ) -> Result<Vec<WebhookFailure>, MaintenanceError> {
-        let url = admin_api_url(portal.admin_url(), &["webhooks", "failures.json"])?;
-        let call = Call::new(Method::GET, url, maintenance).reading(MAX_FAILURES_BODY);
-        let answer = done(self.call(&call, self.deadline()).await?)?;
-        if answer.truncated {
-            return Err(MaintenanceError::Unreadable("the listing is over 8 MiB"));
-        }
-        answers::webhook_failures(&answer.body)
-            .map_err(|_| MaintenanceError::Unreadable("the listing is not porta's JSON"))
-    }
-
-    /// `DELETE …/webhooks/failures.json?time=T`: porta drops entries from the oldest while
-    /// their time is at most `T` (`app/models/web_hook_failures.rb#delete_by_time`).
-    pub(super) async fn delete_failures(
-        &self,
-        portal: &AdminPortal,
-        maintenance: &AccessToken,
-        time: &str,
-    ) -> Result<(), MaintenanceError> {
-        // Without a time porta deletes everything; never send that.
-        if time.trim().is_empty() {
-            return Err(MaintenanceError::BadInput("no time to delete up to"));
-        }
-        let mut url = admin_api_url(portal.admin_url(), &["webhooks", "failures.json"])?;
-        url.query_pairs_mut().append_pair("time", time);
-        let call = Call::new(Method::DELETE, url, maintenance);
-        done(self.call(&call, self.deadline()).await?).map(drop)
-    }
-
-    /// `PUT …/accounts/{account}/applications/{application}.json` with `field=` for each field.
-    pub(super) async fn clear_fields(
-        &self,
-        portal: &AdminPortal,
-        maintenance: &AccessToken,
-        application: ApplicationRef<'_>,
-        fields: &[&str],
-    ) -> Result<(), MaintenanceError> {
-        let (Some(account), Some(app)) = (
-            answers::parse_id(application.account_id),
-            answers::parse_id(application.application_id),
-        ) else {
-            return Err(MaintenanceError::BadInput(
-                "the event's account or application id is not a number",
-            ));
-        };
-        let url = admin_api_url(
-            portal.admin_url(),
-            &[
-                "accounts",
-                &account.to_string(),
-                "applications",
-                &format!("{app}.json"),
-            ],
-        )?;
-        let form = form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(fields.iter().map(|field| (*field, "")))
-            .finish();
-        let call = Call::new(Method::PUT, url, maintenance).with_form(form);
-        done(self.call(&call, self.deadline()).await?).map(drop)
-    }
-
-    fn deadline(&self) -> Instant {
+    pub(super) fn deadline(&self) -> Instant {
         Instant::now() + self.retry.total
     }
 }

@@ -1,108 +1,32 @@
-//! Client for the 3scale Account Management API, as the function uses it: revoke a token
-//! (`tokens`), and with a maintenance token, sweep failed webhook deliveries and clear an
-//! application's token fields (`maintenance`). `answers` says what porta's answers mean.
+//! Client for the 3scale Account Management API, as the function uses it: a token revokes
+//! itself (`tokens`); with a maintenance token, the failed webhook deliveries are read and
+//! deleted (`webhook_failures`) and an application's token fields cleared (`applications`).
+//! `answers` says what porta's answers mean, purely.
 
 pub mod answers;
+pub mod applications;
 pub mod maintenance;
 pub mod tokens;
+pub mod webhook_failures;
 
 pub use answers::Probe;
-pub use maintenance::{MaintenanceError, WebhookFailure};
-pub use tokens::{Revocation, Step, TokenId, TokenToRevoke, Verdict, tokens_url};
+pub use applications::{ApplicationRef, ApplicationsApi};
+pub use maintenance::MaintenanceError;
+pub use tokens::{Revocation, Step, TokenApi, TokenId, TokenToRevoke, Verdict, tokens_url};
+pub use webhook_failures::{WebhookFailure, WebhookFailuresApi};
 
-use crate::config::AdminPortal;
 use crate::sensitive::AccessToken;
 use answers::{MAX_ERROR_BODY, TokenAnswer, classify};
 use backon::{ExponentialBuilder, Retryable as _};
 use reqwest::{Method, StatusCode, Url, header};
-use std::future::Future;
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// The admin API as the function uses it; the handler and the sweep are generic over it.
-pub trait AdminApi: Send + Sync {
-    /// Revokes `token` on `portal` and checks it is dead, within a bounded time.
-    fn revoke(
-        &self,
-        portal: &AdminPortal,
-        token: TokenToRevoke<'_>,
-    ) -> impl Future<Output = Revocation> + Send;
+/// The admin API as the function uses it: the handler and the sweep are generic over it, so a
+/// test or the fuzz harness can put a stand-in in its place.
+pub trait AdminApi: TokenApi + WebhookFailuresApi + ApplicationsApi {}
 
-    /// Asks `portal`, with no token, for the token listing: porta refuses it in its own words,
-    /// which proves `admin_url` reaches a 3scale admin API. One attempt, for 3scale's Ping.
-    fn probe(&self, portal: &AdminPortal) -> impl Future<Output = Probe> + Send;
-
-    /// Lists the tenant's failed webhook deliveries, oldest first, with the maintenance token.
-    fn webhook_failures(
-        &self,
-        portal: &AdminPortal,
-        maintenance: &AccessToken,
-    ) -> impl Future<Output = Result<Vec<WebhookFailure>, MaintenanceError>> + Send;
-
-    /// Deletes the failed deliveries from the oldest up to and including `time`.
-    fn delete_webhook_failures(
-        &self,
-        portal: &AdminPortal,
-        maintenance: &AccessToken,
-        time: &str,
-    ) -> impl Future<Output = Result<(), MaintenanceError>> + Send;
-
-    /// Sets the named extra fields of an application to empty, with the maintenance token.
-    fn clear_extra_fields(
-        &self,
-        portal: &AdminPortal,
-        maintenance: &AccessToken,
-        application: ApplicationRef<'_>,
-        fields: &[&str],
-    ) -> impl Future<Output = Result<(), MaintenanceError>> + Send;
-}
-
-/// An application as the admin API addresses it.
-#[derive(Debug, Clone, Copy)]
-pub struct ApplicationRef<'a> {
-    /// The developer account's id.
-    pub account_id: &'a str,
-    /// The application's id.
-    pub application_id: &'a str,
-}
-
-impl AdminApi for AdminApiClient {
-    async fn revoke(&self, portal: &AdminPortal, token: TokenToRevoke<'_>) -> Revocation {
-        self.revoke_verified(portal, token).await
-    }
-
-    async fn probe(&self, portal: &AdminPortal) -> Probe {
-        self.probe_unauthenticated(portal).await
-    }
-
-    async fn webhook_failures(
-        &self,
-        portal: &AdminPortal,
-        maintenance: &AccessToken,
-    ) -> Result<Vec<WebhookFailure>, MaintenanceError> {
-        self.list_failures(portal, maintenance).await
-    }
-
-    async fn delete_webhook_failures(
-        &self,
-        portal: &AdminPortal,
-        maintenance: &AccessToken,
-        time: &str,
-    ) -> Result<(), MaintenanceError> {
-        self.delete_failures(portal, maintenance, time).await
-    }
-
-    async fn clear_extra_fields(
-        &self,
-        portal: &AdminPortal,
-        maintenance: &AccessToken,
-        application: ApplicationRef<'_>,
-        fields: &[&str],
-    ) -> Result<(), MaintenanceError> {
-        self.clear_fields(portal, maintenance, application, fields)
-            .await
-    }
-}
+impl<T: TokenApi + WebhookFailuresApi + ApplicationsApi> AdminApi for T {}
 
 /// How long and how often to try; keep `total` well under the Lambda timeout.
 #[derive(Debug, Clone, Copy)]

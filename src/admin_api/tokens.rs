@@ -5,11 +5,26 @@
 
 use super::answers::{self, MAX_LISTING_BODY, Probe, TokenAnswer};
 use super::{AdminApiClient, Answer, Call, Transient};
-use crate::config::AdminPortal;
+use crate::portal::AdminPortal;
 use crate::sensitive::AccessToken;
 use reqwest::{Method, Url};
+use std::future::Future;
 use std::time::Duration;
 use tokio::time::Instant;
+
+/// What a single-use token does on its own behalf: revoke itself; and the Ping's probe.
+pub trait TokenApi: Send + Sync {
+    /// Revokes `token` on `portal` and checks it is dead, within a bounded time.
+    fn revoke(
+        &self,
+        portal: &AdminPortal,
+        token: TokenToRevoke<'_>,
+    ) -> impl Future<Output = Revocation> + Send;
+
+    /// Asks `portal`, with no token, for the token listing: porta refuses it in its own words,
+    /// which proves `admin_url` reaches a 3scale admin API. One attempt, for 3scale's Ping.
+    fn probe(&self, portal: &AdminPortal) -> impl Future<Output = Probe> + Send;
+}
 
 /// A personal access token's numeric id, as 3scale's create-token answer gives it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,7 +53,7 @@ pub enum Verdict {
     /// porta answered the DELETE with 2xx, yet the token still authenticates.
     NotVerified,
     /// An answer a retry cannot change and that proves nothing: 404, another 3xx/4xx.
-    Rejected,
+    Inconclusive,
     /// The admin portal was unreachable, slow, throttling or failing after every attempt.
     Unavailable(String),
 }
@@ -144,7 +159,7 @@ impl AdminApiClient {
             TokenAnswer::Done => match answers::token_ids(&answer.body) {
                 Ok(ids) if ids.contains(&clash) => stop(Verdict::Ambiguous),
                 Ok(_) => Ok(()),
-                Err(_) => stop(Verdict::Rejected),
+                Err(_) => stop(Verdict::Inconclusive),
             },
             other => stop(verdict_before_delete(other)),
         }
@@ -186,11 +201,13 @@ impl AdminApiClient {
             _ => Err(Stop::at(Step::Verify, Verdict::NotVerified, status)),
         }
     }
+}
 
+impl TokenApi for AdminApiClient {
     /// One unauthenticated `GET …/access_tokens.json`, within the client's per-attempt timeouts.
-    pub(super) async fn probe_unauthenticated(&self, portal: &AdminPortal) -> Probe {
+    async fn probe(&self, portal: &AdminPortal) -> Probe {
         let Some(url) = tokens_url(portal.admin_url(), None) else {
-            return Probe::NotPorta("was not sent: admin_url cannot take a path".to_owned());
+            return Probe::NotAdminApi("was not sent: admin_url cannot take a path".to_owned());
         };
         match self.attempt(&Call::anonymous(Method::GET, url)).await {
             Ok(answer) => answers::probe(answer.status.as_u16(), &answer.body),
@@ -199,11 +216,7 @@ impl AdminApiClient {
     }
 
     /// List if needed, delete, verify: the whole revocation, with its evidence.
-    pub(super) async fn revoke_verified(
-        &self,
-        portal: &AdminPortal,
-        token: TokenToRevoke<'_>,
-    ) -> Revocation {
+    async fn revoke(&self, portal: &AdminPortal, token: TokenToRevoke<'_>) -> Revocation {
         let started = Instant::now();
         let deadline = started + self.retry.total;
         let stop = match self.verified_revocation(portal, token, deadline).await {
@@ -230,7 +243,9 @@ fn verdict_before_delete(answer: TokenAnswer) -> Verdict {
     match answer {
         TokenAnswer::Dead => Verdict::AlreadyRevoked,
         TokenAnswer::NotPermitted => Verdict::NotRevocable,
-        TokenAnswer::Done | TokenAnswer::NotFound | TokenAnswer::Unexpected => Verdict::Rejected,
+        TokenAnswer::Done | TokenAnswer::NotFound | TokenAnswer::Unexpected => {
+            Verdict::Inconclusive
+        }
         TokenAnswer::Transient => Verdict::Unavailable("admin API failing".to_owned()),
     }
 }

@@ -1,5 +1,7 @@
 //! Shared test helpers: fixtures from events/, a loopback 3scale admin portal, log capture.
 #![allow(dead_code)] // each test crate uses a different subset
+// Test helpers: a failed expectation is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 pub mod civil_time;
 pub mod porta;
@@ -7,7 +9,7 @@ pub mod porta;
 pub use porta::Porta;
 
 use access_token_revoker::{
-    AdminApiClient, App, FixedPortal, PortalSetting, RetryPolicy, Settings,
+    AdminApiClient, App, EnvironmentPortal, PortalOrigin, RetryPolicy, Settings,
 };
 use lambda_http::{Body, Request, Response};
 use std::collections::HashMap;
@@ -124,19 +126,19 @@ pub fn app(
     admin_url: &str,
     webhook_secret: Option<&str>,
     vars: &[(&str, &str)],
-) -> App<FixedPortal, AdminApiClient> {
+) -> App<EnvironmentPortal, AdminApiClient> {
     let mut all = vec![("THREESCALE_ADMIN_URL", admin_url)];
     if let Some(secret) = webhook_secret {
         all.push(("WEBHOOK_SECRET", secret));
     }
     all.extend_from_slice(vars);
     let settings = settings(&all);
-    let PortalSetting::Environment(portal) = settings.portal.clone() else {
+    let PortalOrigin::Environment(portal) = settings.portal.clone() else {
         panic!("THREESCALE_ADMIN_URL configures the portal");
     };
     App::new(
         settings,
-        FixedPortal(portal),
+        EnvironmentPortal(portal),
         AdminApiClient::new(fast_retries()).expect("HTTP client"),
     )
 }

@@ -1,23 +1,14 @@
-//! The HTTP edge: API Gateway request in, decision, JSON response out.
+//! The HTTP edge: a webhook delivery (or 3scale's Ping) in, a decision, a JSON response out.
 
 use crate::admin_api::{AdminApi, Probe};
+use crate::app::App;
 use crate::audit::Audit;
-use crate::config::{PortalSource, Settings};
 use crate::decision::decide_event;
-use crate::metrics::MetricsSink;
 use crate::outcome::Outcome;
+use crate::portal::PortalSource;
 use crate::webhook::{self, MAX_BODY_BYTES};
 use lambda_http::http::{HeaderValue, Method, header};
 use lambda_http::{Body, Request, RequestExt, Response};
-
-/// The function: settings plus the two parts tests swap out, and where metrics go.
-#[derive(Debug)]
-pub struct App<P, R> {
-    pub(crate) settings: Settings,
-    pub(crate) portal: P,
-    pub(crate) api: R,
-    pub(crate) metrics: MetricsSink,
-}
 
 /// The response 3scale receives for `outcome`.
 pub fn into_response(outcome: &Outcome) -> Response<Body> {
@@ -36,34 +27,6 @@ pub fn into_response(outcome: &Outcome) -> Response<Body> {
 }
 
 impl<P: PortalSource, R: AdminApi> App<P, R> {
-    /// Wires settings, the admin portal source and the revoker; metrics go to stdout.
-    pub fn new(settings: Settings, portal: P, api: R) -> Self {
-        let metrics = MetricsSink::stdout(&settings.function_name);
-        Self {
-            settings,
-            portal,
-            api,
-            metrics,
-        }
-    }
-
-    /// Sends metric lines to `metrics` instead of stdout.
-    pub fn with_metrics(mut self, metrics: MetricsSink) -> Self {
-        self.metrics = metrics;
-        self
-    }
-
-    /// Records a decision: its audit line, and its metrics.
-    pub fn conclude(&self, audit: &Audit, outcome: &Outcome) {
-        audit.log(outcome);
-        self.metrics.record(outcome, audit);
-    }
-
-    /// Handles one delivery. Always `Ok`: expected failures are JSON responses, not errors.
-    pub async fn handle(&self, request: Request) -> Result<Response<Body>, lambda_http::Error> {
-        Ok(self.respond(&request).await)
-    }
-
     /// The response for one delivery, with exactly one audit log line.
     pub async fn respond(&self, request: &Request) -> Response<Body> {
         let mut audit = Audit::default();
@@ -79,13 +42,13 @@ impl<P: PortalSource, R: AdminApi> App<P, R> {
         }
         let body = request.body().as_ref();
         if body.len() > MAX_BODY_BYTES {
-            return Outcome::TooLarge;
+            return Outcome::BodyTooLarge;
         }
         let portal = match self.portal.admin_portal().await {
             Ok(portal) => portal,
             Err(err) => {
                 tracing::error!(error = %err, "admin portal configuration unavailable");
-                return Outcome::ConfigUnavailable;
+                return Outcome::ConfigurationUnavailable;
             }
         };
         let query = request.query_string_parameters_ref();
@@ -101,15 +64,15 @@ impl<P: PortalSource, R: AdminApi> App<P, R> {
             }
             // 3scale's Ping button then proves the whole chain: secret, configuration, admin_url.
             return match self.api.probe(&portal).await {
-                Probe::Porta => Outcome::Pong,
-                Probe::NotPorta(what) => Outcome::AdminUrlNotThreescale(what),
-                Probe::Unreachable(why) => Outcome::AdminUnreachable(why),
+                Probe::AdminApi => Outcome::Pong,
+                Probe::NotAdminApi(what) => Outcome::PingNotThreescale(what),
+                Probe::Unreachable(why) => Outcome::PingUnreachable(why),
             };
         }
 
         let event = match webhook::decode(body) {
             Ok(event) => event,
-            Err(err) => return Outcome::BadEvent(err),
+            Err(err) => return Outcome::UnreadableBody(err),
         };
         decide_event(&self.settings, &portal, &self.api, &event, audit).await
     }

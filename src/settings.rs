@@ -1,10 +1,7 @@
-//! Settings from the environment, the admin portal configuration, and where it comes from
-//! (a fixed one here; Secrets Manager in `secrets_manager`).
+//! Settings from the environment, read once at cold start: which events to act on, which extra
+//! fields to read, and where the admin portal configuration comes from.
 
-use crate::sensitive::{AccessToken, SharedSecret};
-use reqwest::Url;
-use std::fmt;
-use std::future::Future;
+use crate::portal::AdminPortal;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,8 +17,8 @@ pub const DEFAULT_SECRET_TTL: Duration = Duration::from_secs(300);
 /// Everything read from environment variables at cold start.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// Where the admin portal URL and webhook secret come from.
-    pub portal: PortalSetting,
+    /// Where the admin portal configuration comes from.
+    pub portal: PortalOrigin,
     /// Name of the application extra field that carries the token.
     pub token_field: String,
     /// Name of the application extra field that may carry the token's numeric id.
@@ -38,9 +35,9 @@ pub struct Settings {
     pub function_name: String,
 }
 
-/// Source of the admin portal configuration.
+/// Where the admin portal configuration comes from: Secrets Manager, or the environment.
 #[derive(Debug, Clone)]
-pub enum PortalSetting {
+pub enum PortalOrigin {
     /// `THREESCALE_SECRET_ID`: a JSON secret in Secrets Manager.
     SecretsManager {
         /// Secret name or ARN.
@@ -76,8 +73,8 @@ impl Settings {
         };
 
         let portal = match (get("THREESCALE_SECRET_ID"), get("THREESCALE_ADMIN_URL")) {
-            (Some(secret_id), _) => PortalSetting::SecretsManager { secret_id },
-            (None, Some(admin_url)) => PortalSetting::Environment(Arc::new(
+            (Some(secret_id), _) => PortalOrigin::SecretsManager { secret_id },
+            (None, Some(admin_url)) => PortalOrigin::Environment(Arc::new(
                 AdminPortal::new(&admin_url, get("WEBHOOK_SECRET").as_deref())
                     .map_err(|why| ConfigError::Invalid {
                         name: "THREESCALE_ADMIN_URL",
@@ -172,138 +169,6 @@ impl EventFilter {
     }
 }
 
-/// The 3scale admin portal this function revokes tokens on.
-#[derive(Clone)]
-pub struct AdminPortal {
-    admin_url: Url,
-    webhook_secret: Option<SharedSecret>,
-    maintenance_token: Option<AccessToken>,
-}
-
-/// Why an admin portal configuration is unusable; never quotes the URL.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PortalError {
-    /// Not an absolute URL.
-    #[error("admin_url is not a valid absolute URL")]
-    BadUrl,
-    /// Not http or https.
-    #[error("admin_url must use https (or http for local runs)")]
-    BadScheme,
-    /// Userinfo would be sent as Basic auth; the token authenticates itself.
-    #[error("admin_url must not contain credentials")]
-    Credentials,
-    /// A query or fragment would be mangled by the revoke path.
-    #[error("admin_url must not have a query or fragment")]
-    QueryOrFragment,
-    /// The maintenance token cannot be a 3scale token.
-    #[error("maintenance_token is not a personal access token: {0}")]
-    MaintenanceToken(crate::sensitive::TokenError),
-}
-
-impl AdminPortal {
-    /// Validates the admin portal URL, e.g. `https://acme-admin.3scale.net`.
-    pub fn new(admin_url: &str, webhook_secret: Option<&str>) -> Result<Self, PortalError> {
-        let url = Url::parse(admin_url.trim()).map_err(|_| PortalError::BadUrl)?;
-        if !matches!(url.scheme(), "https" | "http") || url.host_str().is_none() {
-            return Err(PortalError::BadScheme);
-        }
-        if !url.username().is_empty() || url.password().is_some() {
-            return Err(PortalError::Credentials);
-        }
-        if url.query().is_some() || url.fragment().is_some() {
-            return Err(PortalError::QueryOrFragment);
-        }
-        Ok(Self {
-            admin_url: url,
-            webhook_secret: webhook_secret.and_then(SharedSecret::new),
-            maintenance_token: None,
-        })
-    }
-
-    /// Adds the long-lived token that sweeps failed deliveries and clears fields; empty is none.
-    pub fn with_maintenance_token(mut self, token: Option<&str>) -> Result<Self, PortalError> {
-        self.maintenance_token = match token.map(str::trim).filter(|t| !t.is_empty()) {
-            None => None,
-            Some(token) => Some(AccessToken::parse(token).map_err(PortalError::MaintenanceToken)?),
-        };
-        Ok(self)
-    }
-
-    /// Parses the Secrets Manager JSON
-    /// `{"admin_url": "...", "webhook_secret": "...", "maintenance_token": "..."}`.
-    pub fn from_secret_json(json: &str) -> Result<Self, SourceError> {
-        #[derive(serde::Deserialize)]
-        struct Shape {
-            admin_url: String,
-            #[serde(default)]
-            webhook_secret: Option<String>,
-            #[serde(default)]
-            maintenance_token: Option<String>,
-        }
-        // serde's message could quote the secret; report the shape only.
-        let shape: Shape = serde_json::from_str(json).map_err(|_| {
-            SourceError::BadSecret(
-                "expected JSON {\"admin_url\": \"...\", \"webhook_secret\": \"...\"}".to_owned(),
-            )
-        })?;
-        Self::new(&shape.admin_url, shape.webhook_secret.as_deref())
-            .and_then(|portal| portal.with_maintenance_token(shape.maintenance_token.as_deref()))
-            .map_err(|e| SourceError::BadSecret(e.to_string()))
-    }
-
-    /// The admin portal base URL.
-    pub fn admin_url(&self) -> &Url {
-        &self.admin_url
-    }
-
-    /// The shared secret webhook URLs must carry, if one is configured.
-    pub fn webhook_secret(&self) -> Option<&SharedSecret> {
-        self.webhook_secret.as_ref()
-    }
-
-    /// The maintenance token, if one is configured.
-    pub fn maintenance_token(&self) -> Option<&AccessToken> {
-        self.maintenance_token.as_ref()
-    }
-}
-
-impl fmt::Debug for AdminPortal {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AdminPortal")
-            .field("host", &self.admin_url.host_str())
-            .field("webhook_secret", &self.webhook_secret.is_some())
-            .field("maintenance_token", &self.maintenance_token.is_some())
-            .finish()
-    }
-}
-
-/// Why the admin portal configuration could not be had right now.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SourceError {
-    /// Secrets Manager could not be reached or refused the call.
-    #[error("Secrets Manager call failed: {0}")]
-    Unavailable(String),
-    /// The secret exists but is not the expected JSON.
-    #[error("the secret is not usable: {0}")]
-    BadSecret(String),
-}
-
-/// Where the handler gets the admin portal configuration; swap it in tests.
-pub trait PortalSource: Send + Sync {
-    /// The current configuration, possibly cached.
-    fn admin_portal(&self) -> impl Future<Output = Result<Arc<AdminPortal>, SourceError>> + Send;
-}
-
-/// A fixed configuration (from environment variables).
-#[derive(Debug, Clone)]
-pub struct FixedPortal(pub Arc<AdminPortal>);
-
-impl PortalSource for FixedPortal {
-    async fn admin_portal(&self) -> Result<Arc<AdminPortal>, SourceError> {
-        Ok(Arc::clone(&self.0))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -326,7 +191,7 @@ mod tests {
         assert!(!s.dry_run);
         assert!(s.revoke_on.matches("application", "created"));
         assert!(!s.revoke_on.matches("application", "updated"));
-        assert!(matches!(s.portal, PortalSetting::Environment(_)));
+        assert!(matches!(s.portal, PortalOrigin::Environment(_)));
     }
 
     #[test]
@@ -337,7 +202,7 @@ mod tests {
         ])
         .expect("valid");
         assert!(
-            matches!(s.portal, PortalSetting::SecretsManager { ref secret_id } if secret_id == "threescale/admin")
+            matches!(s.portal, PortalOrigin::SecretsManager { ref secret_id } if secret_id == "threescale/admin")
         );
     }
 
@@ -375,47 +240,5 @@ mod tests {
         assert!(f.matches("application", "updated"));
         assert!(f.matches("user", "deleted"));
         assert!(!f.matches("account", "created"));
-    }
-
-    #[test]
-    fn secret_json_is_validated_without_echoing_it() {
-        let p = AdminPortal::from_secret_json(
-            r#"{"admin_url":"https://acme-admin.3scale.net","webhook_secret":"s3"}"#,
-        )
-        .expect("valid");
-        assert_eq!(p.admin_url().as_str(), "https://acme-admin.3scale.net/");
-        assert!(p.webhook_secret().is_some_and(|s| s.matches("s3")));
-        let no_secret = AdminPortal::from_secret_json(
-            r#"{"admin_url":"https://acme-admin.3scale.net","webhook_secret":""}"#,
-        )
-        .expect("valid");
-        assert!(no_secret.webhook_secret().is_none());
-
-        let err = AdminPortal::from_secret_json(r#"{"webhook_secret":"leaky-value"}"#)
-            .expect_err("admin_url missing");
-        assert!(!err.to_string().contains("leaky-value"), "{err}");
-        assert!(AdminPortal::from_secret_json("not json").is_err());
-        let with_maintenance = AdminPortal::from_secret_json(
-            r#"{"admin_url":"https://acme-admin.3scale.net","maintenance_token":"m41nt"}"#,
-        )
-        .expect("valid");
-        assert_eq!(
-            with_maintenance.maintenance_token().map(|t| t.expose()),
-            Some("m41nt")
-        );
-        assert!(!format!("{with_maintenance:?}").contains("m41nt"));
-        let err = AdminPortal::from_secret_json(
-            r#"{"admin_url":"https://acme-admin.3scale.net","maintenance_token":"bad token!"}"#,
-        )
-        .expect_err("not a token");
-        assert!(!err.to_string().contains("bad token"), "{err}");
-        assert_eq!(
-            AdminPortal::new("ftp://acme-admin.3scale.net", None).err(),
-            Some(PortalError::BadScheme)
-        );
-        assert_eq!(
-            AdminPortal::new("https://acme-admin.3scale.net/?x=1", None).err(),
-            Some(PortalError::QueryOrFragment)
-        );
     }
 }

@@ -3,15 +3,19 @@
 //!
 //! 3scale gives up on a delivery after six attempts and files it under webhook failures,
 //! never to send it again (`app/workers/web_hook_worker.rb`). Without the sweep, a token whose
-//! deliveries all failed would stay alive for good.
+//! deliveries all failed would stay alive for good. What one delete may remove is `deletion`.
 
-use crate::admin_api::{AdminApi, WebhookFailure};
+mod deletion;
+
+use crate::admin_api::AdminApi;
+use crate::app::App;
 use crate::audit::Audit;
-use crate::config::PortalSource;
 use crate::decision::decide_event;
-use crate::handler::App;
+use crate::metrics::SweepMetrics;
 use crate::outcome::Outcome;
+use crate::portal::PortalSource;
 use crate::webhook;
+pub use deletion::{deletable_prefix, parse_time};
 use serde::Serialize;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::time::Instant;
@@ -137,7 +141,9 @@ impl<P: PortalSource, R: AdminApi> App<P, R> {
     pub async fn sweep(&self, deadline: Instant) -> SweepSummary {
         let summary = self.sweep_inner(deadline).await;
         summary.log();
-        self.metrics.record_sweep(&summary);
+        self.metrics.record_sweep(SweepMetrics {
+            failed: summary.is_failure(),
+        });
         summary
     }
 
@@ -179,7 +185,7 @@ impl<P: PortalSource, R: AdminApi> App<P, R> {
                 Ok(event) => {
                     decide_event(&self.settings, &portal, &self.api, &event, &mut audit).await
                 }
-                Err(err) => Outcome::BadEvent(err),
+                Err(err) => Outcome::UnreadableBody(err),
             };
             self.conclude(&audit, &outcome);
             summary.count(&outcome);
@@ -208,86 +214,6 @@ impl<P: PortalSource, R: AdminApi> App<P, R> {
     }
 }
 
-/// How many of the first `handled` failures one `DELETE ?time=T` removes, and that `T`.
-///
-/// porta pops entries from the oldest while their time is at most `T`, and stops at the first
-/// newer one. `T` is the latest time among the entries to delete; the entry after them must be
-/// strictly newer, or porta would take it too. When every listed entry goes, entries filed
-/// after the listing come next, so `T` must also be before `safe_before` (Unix seconds).
-pub fn deletable_prefix(
-    failures: &[WebhookFailure],
-    handled: usize,
-    safe_before: u64,
-) -> Option<(usize, &str)> {
-    let times: Vec<Option<u64>> = failures.iter().map(|f| parse_time(&f.time)).collect();
-    let mut count = handled.min(failures.len());
-    // An unreadable time cannot be ordered: nothing from it on can be deleted safely.
-    if let Some(unreadable) = times.iter().take(count).position(Option::is_none) {
-        count = unreadable;
-    }
-    while count > 0 {
-        let (latest_at, latest) = times
-            .iter()
-            .take(count)
-            .enumerate()
-            .filter_map(|(at, t)| t.map(|t| (at, t)))
-            .max_by_key(|(_, t)| *t)?;
-        let next_is_newer = match times.get(count) {
-            Some(next) => next.is_some_and(|next| next > latest),
-            None => latest < safe_before,
-        };
-        if next_is_newer {
-            return failures
-                .get(latest_at)
-                .map(|failure| (count, failure.time.as_str()));
-        }
-        count -= 1;
-    }
-    None
-}
-
-/// `YYYY-MM-DDTHH:MM:SSZ` (or `+00:00`), as porta prints failure times, in Unix seconds.
-pub fn parse_time(text: &str) -> Option<u64> {
-    let text = text.trim();
-    let (stamp, zone) = text.split_at_checked(19)?;
-    if !matches!(zone, "Z" | "+00:00" | "UTC" | " UTC") {
-        return None;
-    }
-    let bytes = stamp.as_bytes();
-    let shape_ok = bytes.iter().enumerate().all(|(at, b)| match at {
-        4 | 7 => *b == b'-',
-        10 => *b == b'T' || *b == b' ',
-        13 | 16 => *b == b':',
-        _ => b.is_ascii_digit(),
-    });
-    if !shape_ok {
-        return None;
-    }
-    let number = |range: std::ops::Range<usize>| stamp.get(range)?.parse::<i64>().ok();
-    let (year, month, day) = (number(0..4)?, number(5..7)?, number(8..10)?);
-    let (hour, minute, second) = (number(11..13)?, number(14..16)?, number(17..19)?);
-    if !(1..=12).contains(&month)
-        || !(1..=31).contains(&day)
-        || hour > 23
-        || minute > 59
-        || second > 60
-    {
-        return None;
-    }
-    // Days from 1970-01-01 to the date (Howard Hinnant's days_from_civil).
-    let (y, m) = if month <= 2 {
-        (year - 1, month + 9)
-    } else {
-        (year, month - 3)
-    };
-    let era = y.div_euclid(400);
-    let year_of_era = y - era * 400;
-    let day_of_year = (153 * m + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    let days = era * 146_097 + day_of_era - 719_468;
-    u64::try_from(days * 86_400 + hour * 3_600 + minute * 60 + second).ok()
-}
-
 fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -298,14 +224,6 @@ fn unix_now() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn failure(time: &str) -> WebhookFailure {
-        WebhookFailure {
-            id: None,
-            time: time.to_owned(),
-            event: String::new(),
-        }
-    }
 
     #[test]
     fn only_a_sweep_that_could_not_do_its_work_is_a_failure() {
@@ -332,81 +250,5 @@ mod tests {
     fn the_reserve_covers_the_last_revocation_its_field_clear_and_the_delete() {
         let call = crate::admin_api::RetryPolicy::default().total;
         assert!(RESERVE >= call * 3 + Duration::from_secs(2), "{RESERVE:?}");
-    }
-
-    #[test]
-    fn porta_times_parse_to_unix_seconds() {
-        assert_eq!(parse_time("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(parse_time("2026-11-25T10:00:00Z"), Some(1_795_600_800));
-        assert_eq!(parse_time("2000-02-29T23:59:59+00:00"), Some(951_868_799));
-        for bad in [
-            "0000-01-01T00:00:00Z",
-            "",
-            "2026-11-25",
-            "2026-11-25T10:00:00+01:00",
-            "2026-13-01T00:00:00Z",
-            "yyyy-mm-ddThh:mm:ssZ",
-            "1969-12-31T23:59:59Z",
-        ] {
-            assert_eq!(parse_time(bad), None, "{bad}");
-        }
-    }
-
-    #[test]
-    fn the_delete_stops_short_of_what_was_not_handled() {
-        let list = [
-            failure("2026-11-25T10:00:00Z"),
-            failure("2026-11-25T10:00:01Z"),
-            failure("2026-11-25T10:00:02Z"),
-            failure("2026-11-25T10:00:03Z"),
-        ];
-        let later = parse_time("2026-11-25T11:00:00Z").expect("time");
-        assert_eq!(
-            deletable_prefix(&list, 4, later),
-            Some((4, "2026-11-25T10:00:03Z"))
-        );
-        assert_eq!(
-            deletable_prefix(&list, 2, later),
-            Some((2, "2026-11-25T10:00:01Z"))
-        );
-        assert_eq!(deletable_prefix(&list, 0, later), None);
-        // Everything handled, but the newest is too recent: it waits for the next sweep.
-        let soon = parse_time("2026-11-25T10:00:03Z").expect("time");
-        assert_eq!(
-            deletable_prefix(&list, 4, soon),
-            Some((3, "2026-11-25T10:00:02Z"))
-        );
-    }
-
-    #[test]
-    fn same_second_and_out_of_order_neighbours_are_never_taken() {
-        let later = parse_time("2026-11-25T11:00:00Z").expect("time");
-        // The first unhandled entry shares the second of the last handled one.
-        let list = [
-            failure("2026-11-25T10:00:00Z"),
-            failure("2026-11-25T10:00:05Z"),
-            failure("2026-11-25T10:00:05Z"),
-        ];
-        assert_eq!(
-            deletable_prefix(&list, 2, later),
-            Some((1, "2026-11-25T10:00:00Z"))
-        );
-        // Filed out of order: the unhandled third is older than the handled second.
-        let list = [
-            failure("2026-11-25T10:00:00Z"),
-            failure("2026-11-25T10:00:09Z"),
-            failure("2026-11-25T10:00:04Z"),
-        ];
-        assert_eq!(
-            deletable_prefix(&list, 2, later),
-            Some((1, "2026-11-25T10:00:00Z"))
-        );
-        // An unreadable time cannot be ordered: porta might take it, so nothing is deleted.
-        let list = [
-            failure("2026-11-25T10:00:00Z"),
-            failure("yesterday"),
-            failure("2026-11-25T10:00:09Z"),
-        ];
-        assert_eq!(deletable_prefix(&list, 3, later), None);
     }
 }
