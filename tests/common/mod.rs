@@ -3,7 +3,6 @@
 // Test helpers: a failed expectation is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-pub mod civil_time;
 pub mod porta;
 #[allow(unused_imports)] // not every test crate talks to the admin portal
 pub use porta::Porta;
@@ -236,16 +235,10 @@ pub fn free_port() -> u16 {
         .expect("free port")
 }
 
-/// porta's time of a failed delivery filed `minutes_ago` before now.
-pub fn porta_time(minutes_ago: u64) -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default();
-    format!(
-        "{}Z",
-        civil_time::format_unix(now.saturating_sub(minutes_ago * 60))
-    )
+/// porta's time of a failed delivery filed `minutes_ago` before now (`2026-11-25T10:00:00Z`).
+pub fn porta_time(minutes_ago: i64) -> String {
+    let at = jiff::Timestamp::now() - jiff::SignedDuration::from_mins(minutes_ago);
+    at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 /// `events/scheduled/sweep.json`: the event EventBridge's schedule delivers.
