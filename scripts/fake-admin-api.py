@@ -9,6 +9,11 @@ It answers as porta's own source does (3scale/porta; see ../shared/threescale/po
   403 {"error":"Access denied"} (app/lib/filters/provider_required.rb); a token without the account_management scope, or a read-only one
   that tries to write, gets 403 {"error":"Your access token does not have the correct permissions"}.
 * GET /admin/api/personal/access_tokens.json lists the caller's tokens, never their values.
+* POST /admin/api/personal/access_tokens.json creates a token for the caller (name, permission,
+  scopes[], expires_at; flat or token[...]): 201 with the value, the only answer that shows it;
+  422 {"errors":{...}}; a read-only token gets the permissions 403. Before 3scale 2.16
+  (POST /__stand_in/release {"release": "2.15"}) expires_at is dropped without a word.
+  GET …/access_tokens.json?name=N lists the caller's tokens whose name contains N.
 * DELETE /admin/api/personal/access_tokens/{id_or_value}.json runs find_from_id_or_value!: the
   numeric id first, with Rails' cast of a string to its leading integer ("7a3f" -> 7), then the
   value; 404 {"status":"Not found"} if neither matches one of the caller's tokens; 200, empty.
@@ -27,6 +32,7 @@ Control endpoints for tests live under /__stand_in/ (porta has nothing there):
   POST /__stand_in/faults    [{"method"?, "path"? (regex), "status"?, "body"?, "headers"?,
                                "delay_ms"?, "times"?, "after"?}]: answered instead of porta, in
                              order; with "after": true porta acts first and its answer is replaced
+  POST /__stand_in/release   {"release": "2.15" | "2.16" | "master"}: which porta to be
   GET  /__stand_in/requests  every porta request received: method, path, query, auth kind and
                              the client's port (one port: one kept-alive connection)
   POST /__stand_in/failures  failed deliveries to file: [{"event", "time"?, "id"?}] or porta's
@@ -50,6 +56,7 @@ import http.server
 import json
 import os
 import re
+import secrets
 import sys
 import threading
 import time
@@ -104,6 +111,7 @@ class Porta:
         self.requests = []
         self.failures = []  # a Redis list in porta: appended at the tail, oldest first
         self.applications = {}  # id -> {id, account_id, extra_fields}
+        self.release = "master"  # "2.15" drops expires_at; POST /__stand_in/release
         forced = os.environ.get("FAKE_ADMIN_STATUS")
         if forced:
             self.faults.append({"status": int(forced), "times": None,
@@ -126,6 +134,13 @@ class Porta:
                 "expires_at": spec.get("expires_at"),
             }
             return token_id
+
+    def shown(self, token):
+        """access_token_representer.rb: never the value; expires_at only when set (2.16+)."""
+        shown = {k: token[k] for k in ("id", "name", "scopes", "permission")}
+        if token.get("expires_at") and self.release != "2.15":
+            shown["expires_at"] = token["expires_at"]
+        return shown
 
     def add_failures(self, data):
         if isinstance(data, dict):  # porta's own listing
@@ -233,23 +248,86 @@ class Handler(http.server.BaseHTTPRequestHandler):
             application = APPLICATION_PATH.match(path)
             if application and method == "PUT":
                 return self.update_application(caller, application.group(1), application.group(2))
-            own = [t for t in self.porta.tokens.values() if t["user"] == caller["user"]]
+            own = sorted((t for t in self.porta.tokens.values() if t["user"] == caller["user"]),
+                         key=lambda t: t["id"])
             if method == "GET" and path == TOKENS + ".json":
-                return 200, {"access_tokens": [{"access_token": {
-                    k: t[k] for k in ("id", "name", "scopes", "permission", "expires_at")}}
-                    for t in own]}
+                # access_tokens_controller.rb#index: by_name is LIKE '%name%', not paginated.
+                name = self.params().get("name", [""])[0]
+                return 200, {"access_tokens": [{"access_token": self.porta.shown(t)}
+                                               for t in own if name in t["name"]]}
+            if method == "POST" and path == TOKENS + ".json":
+                return self.create_token(caller)
             match = TOKEN_PATH.match(path)
+            if method == "GET" and match:
+                target = self.find_own(own, match.group(1))
+                return (200, {"access_token": self.porta.shown(target)}) if target else NOT_FOUND
             if method == "DELETE" and match:
                 if caller["permission"] != "rw":
                     return NOT_PERMITTED
-                key = urllib.parse.unquote(match.group(1))
-                target = (next((t for t in own if t["id"] == ruby_to_i(key)), None)
-                          or next((t for t in own if t["value"] == key), None))
+                target = self.find_own(own, match.group(1))
                 if target is None:
                     return NOT_FOUND
                 del self.porta.tokens[target["id"]]
                 return 200, None
             return NOT_FOUND
+
+    @staticmethod
+    def find_own(own, raw_key):
+        """find_from_id_or_value!: the id first, as Rails casts the key ("7a3f" -> 7), then the value."""
+        key = urllib.parse.unquote(raw_key)
+        return (next((t for t in own if t["id"] == ruby_to_i(key)), None)
+                or next((t for t in own if t["value"] == key), None))
+
+    def params(self):
+        """Rails' params: the query, then a form or JSON body; flat keys, `k[]` lists kept."""
+        params = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query, keep_blank_values=True)
+        kind = self.headers.get("Content-Type", "")
+        if kind.startswith("application/x-www-form-urlencoded"):
+            params.update(urllib.parse.parse_qs(self.body.decode("utf-8", "replace"),
+                                                keep_blank_values=True))
+        elif kind.startswith("application/json") and self.body:
+            for key, value in json.loads(self.body).items():
+                params[key] = value if isinstance(value, list) else [value]
+        return params
+
+    def create_token(self, caller):
+        """access_tokens_controller.rb#create; the caller holds the lock.
+
+        wrap_parameters puts flat body parameters into `token`; `token[...]` works as well.
+        expires_at is permitted from 3scale 2.16: before, it is dropped without a word."""
+        if caller["permission"] != "rw":
+            return NOT_PERMITTED  # the create fails in the read-only transaction
+        params = self.params()
+        def param(name):
+            return params.get(f"token[{name}]", params.get(name, [None]))[0]
+        scopes = params.get("token[scopes][]", params.get("scopes[]", params.get("scopes", [])))
+        errors = {}
+        name, permission = param("name"), param("permission") or "ro"
+        if not name:
+            errors["name"] = ["can't be blank"]
+        if permission not in ("ro", "rw"):
+            errors["permission"] = ["is not included in the list"]
+        allowed = {"cms", "finance", "account_management", "stats", "policy_registry"}
+        if not scopes or not set(scopes) <= allowed:
+            errors["scopes"] = ["invalid"]
+        expires_at = param("expires_at") if self.porta.release != "2.15" else None
+        if expires_at:
+            try:
+                at = datetime.datetime.fromisoformat(expires_at.replace("Z", "+00:00"))
+                if at.tzinfo is None or at <= datetime.datetime.now(datetime.timezone.utc):
+                    raise ValueError
+            except ValueError:
+                errors["expires_at"] = ["must be in the future"]
+        if errors:
+            return 422, {"errors": errors}
+        value = secrets.token_hex(48 if self.porta.release == "master" else 32)
+        token_id = self.porta.next_id
+        self.porta.next_id += 1
+        self.porta.tokens[token_id] = {
+            "id": token_id, "value": value, "user": caller["user"], "scopes": list(scopes),
+            "permission": permission, "name": name, "role": caller["role"],
+            "expires_at": expires_at or None}
+        return 201, {"access_token": dict(self.porta.shown(self.porta.tokens[token_id]), value=value)}
 
     def webhook_failures(self, method, caller):
         """web_hooks_failures_controller.rb; the caller holds the lock."""
@@ -299,6 +377,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 with porta.lock:
                     # One answer each unless "times" says otherwise; "times": null is for ever.
                     porta.faults.extend(dict({"times": 1}, **fault) for fault in data)
+                return self.answer(204, None)
+            if (method, path) == ("POST", "/__stand_in/release"):
+                with porta.lock:
+                    porta.release = str(data["release"])
                 return self.answer(204, None)
             if (method, path) == ("GET", "/__stand_in/requests"):
                 with porta.lock:

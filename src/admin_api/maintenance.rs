@@ -29,6 +29,9 @@ pub enum MaintenanceError {
     /// Another status that a retry cannot change.
     #[error("the admin API answered {0}")]
     UnexpectedStatus(u16),
+    /// 422: porta refused what was sent; the fields it named.
+    #[error("3scale refused the request as invalid (fields: {})", .0.join(", "))]
+    Unprocessable(Vec<String>),
     /// A 2xx whose body is not what porta sends.
     #[error("the admin API's answer could not be read: {0}")]
     Unreadable(&'static str),

@@ -6,12 +6,14 @@
 pub mod answers;
 pub mod applications;
 pub mod maintenance;
+pub mod personal_tokens;
 pub mod tokens;
 pub mod webhook_failures;
 
 pub use answers::Probe;
 pub use applications::{ApplicationRef, ApplicationsApi};
 pub use maintenance::MaintenanceError;
+pub use personal_tokens::{CreatedToken, NewToken, PersonalTokensApi, TokenInfo};
 pub use tokens::{Revocation, Step, TokenApi, TokenId, TokenToRevoke, Verdict, tokens_url};
 pub use webhook_failures::{WebhookFailure, WebhookFailuresApi};
 
@@ -24,9 +26,9 @@ use tokio::time::Instant;
 
 /// The admin API as the function uses it: the handler and the sweep are generic over it, so a
 /// test or the fuzz harness can put a stand-in in its place.
-pub trait AdminApi: TokenApi + WebhookFailuresApi + ApplicationsApi {}
+pub trait AdminApi: TokenApi + PersonalTokensApi + WebhookFailuresApi + ApplicationsApi {}
 
-impl<T: TokenApi + WebhookFailuresApi + ApplicationsApi> AdminApi for T {}
+impl<T: TokenApi + PersonalTokensApi + WebhookFailuresApi + ApplicationsApi> AdminApi for T {}
 
 /// How long and how often to try; keep `total` well under the Lambda timeout.
 #[derive(Debug, Clone, Copy)]
@@ -73,6 +75,8 @@ struct Call<'a> {
     token: Option<&'a AccessToken>,
     form: Option<String>,
     body_limit: usize,
+    /// Whether a transient failure is tried again.
+    retried: bool,
 }
 
 impl<'a> Call<'a> {
@@ -92,12 +96,19 @@ impl<'a> Call<'a> {
             token: None,
             form: None,
             body_limit: MAX_ERROR_BODY,
+            retried: true,
         }
     }
 
     /// Reads up to `limit` bytes of a 2xx answer.
     fn reading(mut self, limit: usize) -> Self {
         self.body_limit = limit;
+        self
+    }
+
+    /// One attempt only: for a call whose lost answer must not be repeated.
+    fn once(mut self) -> Self {
+        self.retried = false;
         self
     }
 
@@ -151,7 +162,11 @@ impl AdminApiClient {
         let backoff = ExponentialBuilder::default()
             .with_min_delay(policy.first_delay)
             .with_max_delay(policy.max_delay)
-            .with_max_times(policy.attempts.saturating_sub(1))
+            .with_max_times(if call.retried {
+                policy.attempts.saturating_sub(1)
+            } else {
+                0
+            })
             .with_jitter();
         let attempts = (|| self.attempt(call))
             .retry(backoff)

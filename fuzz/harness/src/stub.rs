@@ -1,11 +1,12 @@
-//! The admin API with fixed answers and no network, checking what it is asked.
+//! A stand-in admin API for the `lambda_event` target.
 
 use crate::token_url::check_tokens_url;
 use access_token_revoker::AdminPortal;
 use access_token_revoker::admin_api::answers::Probe;
 use access_token_revoker::admin_api::{
-    ApplicationRef, ApplicationsApi, MaintenanceError, Revocation, Step, TokenApi, TokenToRevoke,
-    Verdict, WebhookFailure, WebhookFailuresApi,
+    ApplicationRef, ApplicationsApi, CreatedToken, MaintenanceError, NewToken, PersonalTokensApi,
+    Revocation, Step, TokenApi, TokenId, TokenInfo, TokenToRevoke, Verdict, WebhookFailure,
+    WebhookFailuresApi,
 };
 use access_token_revoker::sensitive::AccessToken;
 use access_token_revoker::sweep::parse_time;
@@ -77,6 +78,42 @@ impl TokenApi for Stub {
             by_id: token.id.is_some(),
             elapsed: Duration::ZERO,
         }
+    }
+}
+
+impl PersonalTokensApi for Stub {
+    async fn own_tokens(
+        &self,
+        _portal: &AdminPortal,
+        _token: &AccessToken,
+        _name: Option<&str>,
+    ) -> Result<Vec<TokenInfo>, MaintenanceError> {
+        self.maintenance()?;
+        Ok(vec![TokenInfo {
+            id: 1,
+            name: "maintenance".to_owned(),
+            scopes: vec!["account_management".to_owned()],
+            permission: "rw".to_owned(),
+            expires_at: None,
+        }])
+    }
+
+    async fn create_token(
+        &self,
+        _portal: &AdminPortal,
+        _token: &AccessToken,
+        _new: NewToken<'_>,
+    ) -> Result<CreatedToken, MaintenanceError> {
+        panic!("nothing on the request path creates a token")
+    }
+
+    async fn delete_token(
+        &self,
+        _portal: &AdminPortal,
+        _token: &AccessToken,
+        _id: TokenId,
+    ) -> Result<(), MaintenanceError> {
+        panic!("nothing on the request path deletes a token by id")
     }
 }
 
