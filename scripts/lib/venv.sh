@@ -6,7 +6,8 @@
 # .venv/ at the version pinned below. .venv/bin is then put first on PATH, so `python3` is the
 # venv's too: `cargo lambda build` finds zig as `python3 -m ziglang`. aws-sam-cli gets a venv of
 # its own, .venv/sam/, because it requires a newer cfn-lint than the one pinned here, and so
-# does checkov, .venv/checkov/, because it pins boto3 (1.35.49) below what moto needs.
+# does checkov, .venv/checkov/, because it pins boto3 (1.35.49) below what moto needs; their
+# bin/ go last on PATH, so that only `sam` and `checkov` come from them.
 
 VENV="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/.venv"
 
