@@ -40,6 +40,9 @@ def main() -> int:
     asked_at = [0.0]
 
     class RuntimeApi(http.server.BaseHTTPRequestHandler):
+        # TCP_NODELAY, as the real Runtime API: http.server writes headers and body apart.
+        disable_nagle_algorithm = True
+
         def do_GET(self):
             if self.path == NEXT and not asked.is_set():
                 asked_at[0] = time.perf_counter()
