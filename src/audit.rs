@@ -44,7 +44,8 @@ impl Audit {
     /// Writes the one audit line for `outcome`.
     pub fn log(&self, outcome: &Outcome) {
         let reason = match outcome {
-            Outcome::Ignored(reason) => Some(*reason),
+            Outcome::Ignored(reason) | Outcome::ConfigurationUnavailable(reason) => Some(*reason),
+            Outcome::AdminTlsFailed(tls) | Outcome::PingTlsFailed(tls) => Some(tls.code()),
             _ => None,
         };
         let revocation = self.revocation.as_ref();

@@ -54,6 +54,10 @@ pub async fn decide_event<R: AdminApi>(
             tracing::warn!(reason = %reason, "admin API unavailable");
             Outcome::AdminApiUnavailable
         }
+        Verdict::TlsFailed(tls) => {
+            tracing::warn!(tls_failure = tls.code(), "TLS with the admin API failed");
+            Outcome::AdminTlsFailed(*tls)
+        }
     };
     audit.revocation = Some(revocation);
     if settings.clear_token_field && matches!(outcome, Outcome::Revoked | Outcome::AlreadyRevoked) {

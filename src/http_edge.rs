@@ -48,7 +48,7 @@ impl<P: PortalSource, R: AdminApi> App<P, R> {
             Ok(portal) => portal,
             Err(err) => {
                 tracing::error!(error = %err, "admin portal configuration unavailable");
-                return Outcome::ConfigurationUnavailable;
+                return Outcome::ConfigurationUnavailable(err.summary());
             }
         };
         let query = request.query_string_parameters_ref();
@@ -67,6 +67,7 @@ impl<P: PortalSource, R: AdminApi> App<P, R> {
                 Probe::AdminApi => Outcome::Pong,
                 Probe::NotAdminApi(what) => Outcome::PingNotThreescale(what),
                 Probe::Unreachable(why) => Outcome::PingUnreachable(why),
+                Probe::TlsFailed(tls) => Outcome::PingTlsFailed(tls),
             };
         }
 

@@ -1,5 +1,6 @@
 //! What the function decided about one delivery, and the status 3scale sees for it.
 
+use crate::admin_api::TlsFailure;
 use crate::webhook::{DecodeError, MAX_BODY_BYTES};
 use lambda_http::http::StatusCode;
 use serde_json::{Value, json};
@@ -29,8 +30,8 @@ pub enum Outcome {
     UnreadableBody(DecodeError),
     /// The token field holds something that cannot be a 3scale token.
     InvalidToken(String),
-    /// The admin portal configuration could not be loaded.
-    ConfigurationUnavailable,
+    /// The admin portal configuration could not be loaded: what kind of failure, never details.
+    ConfigurationUnavailable(&'static str),
     /// The token is alive but lacks the `account_management` scope or write permission.
     TokenNotRevocable,
     /// The value starts with the id of another of the caller's tokens; nothing was deleted.
@@ -41,10 +42,15 @@ pub enum Outcome {
     AdminApiRejected(Option<u16>),
     /// 3scale did not answer usefully after bounded retries.
     AdminApiUnavailable,
+    /// TLS with the admin portal failed (untrusted, wrong name, expired, no handshake); a
+    /// retry cannot fix it, so none was made.
+    AdminTlsFailed(TlsFailure),
     /// Ping: `admin_url` did not answer the probe, or answered 408, 429 or 5xx: why.
     PingUnreachable(String),
     /// Ping: something answered the probe, but not as a 3scale admin API does: what came back.
     PingNotThreescale(String),
+    /// Ping: TLS with `admin_url` failed: which way.
+    PingTlsFailed(TlsFailure),
 }
 
 impl Outcome {
@@ -60,21 +66,26 @@ impl Outcome {
             Self::MalformedEnvelope(_) | Self::UnreadableBody(_) | Self::InvalidToken(_) => {
                 StatusCode::BAD_REQUEST
             }
-            Self::ConfigurationUnavailable => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::ConfigurationUnavailable(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::TokenNotRevocable
             | Self::AmbiguousToken
             | Self::RevocationNotVerified
             | Self::AdminApiRejected(_)
             | Self::AdminApiUnavailable
+            | Self::AdminTlsFailed(_)
             | Self::PingUnreachable(_)
-            | Self::PingNotThreescale(_) => StatusCode::BAD_GATEWAY,
+            | Self::PingNotThreescale(_)
+            | Self::PingTlsFailed(_) => StatusCode::BAD_GATEWAY,
         }
     }
 
     /// A 5xx for a delivery, which may have left a token alive; not a failed Ping.
     pub fn is_failed_revocation(&self) -> bool {
         self.status().is_server_error()
-            && !matches!(self, Self::PingUnreachable(_) | Self::PingNotThreescale(_))
+            && !matches!(
+                self,
+                Self::PingUnreachable(_) | Self::PingNotThreescale(_) | Self::PingTlsFailed(_)
+            )
     }
 
     /// Short name used in the JSON body and the audit log.
@@ -91,14 +102,16 @@ impl Outcome {
             Self::Unauthorized => "unauthorized",
             Self::UnreadableBody(e) => e.code(),
             Self::InvalidToken(_) => "invalid_token",
-            Self::ConfigurationUnavailable => "configuration_unavailable",
+            Self::ConfigurationUnavailable(_) => "configuration_unavailable",
             Self::TokenNotRevocable => "token_not_revocable",
             Self::AmbiguousToken => "ambiguous_token",
             Self::RevocationNotVerified => "revocation_not_verified",
             Self::AdminApiRejected(_) => "admin_api_rejected",
             Self::AdminApiUnavailable => "admin_api_unavailable",
+            Self::AdminTlsFailed(_) => "admin_tls_failed",
             Self::PingUnreachable(_) => "admin_api_unreachable",
             Self::PingNotThreescale(_) => "admin_url_not_3scale",
+            Self::PingTlsFailed(_) => "admin_url_tls_failed",
         }
     }
 
@@ -115,9 +128,10 @@ impl Outcome {
             Self::Unauthorized => "the secret query parameter is missing or wrong".to_owned(),
             Self::UnreadableBody(e) => e.to_string(),
             Self::InvalidToken(why) => why.clone(),
-            Self::ConfigurationUnavailable => {
-                "the admin portal configuration could not be loaded; see the function logs"
-                    .to_owned()
+            Self::ConfigurationUnavailable(why) => {
+                format!(
+                    "the admin portal configuration could not be loaded ({why}); see the function logs"
+                )
             }
             Self::TokenNotRevocable => "the token is still valid but 3scale refused to revoke it: \
                 it needs the Account Management API scope with Read & Write permission"
@@ -136,7 +150,12 @@ impl Outcome {
             Self::AdminApiUnavailable => {
                 "the 3scale admin API did not answer usefully after retries; retry later".to_owned()
             }
+            Self::AdminTlsFailed(tls) => format!(
+                "TLS with the 3scale admin portal failed: {tls}. The token may still be valid. \
+                 Not retried: no retry succeeds until the certificate or admin_ca_pem is fixed"
+            ),
             Self::PingUnreachable(why) => format!("admin_url could not be reached: {why}"),
+            Self::PingTlsFailed(tls) => format!("TLS with admin_url failed: {tls}"),
             Self::PingNotThreescale(what) => format!(
                 "admin_url is not a 3scale admin portal: \
                  GET /admin/api/personal/access_tokens.json without a token {what}; 3scale's \

@@ -2,6 +2,7 @@
 //! validated, and the trait that says where a current one comes from.
 
 use crate::sensitive::{AccessToken, SharedSecret};
+use crate::tls::AdminCa;
 use reqwest::Url;
 use std::fmt;
 use std::future::Future;
@@ -13,6 +14,7 @@ pub struct AdminPortal {
     admin_url: Url,
     webhook_secret: Option<SharedSecret>,
     maintenance_token: Option<AccessToken>,
+    admin_ca: Option<AdminCa>,
 }
 
 /// Why an admin portal configuration is unusable; never quotes the URL.
@@ -52,6 +54,7 @@ impl AdminPortal {
             admin_url: url,
             webhook_secret: webhook_secret.and_then(SharedSecret::new),
             maintenance_token: None,
+            admin_ca: None,
         })
     }
 
@@ -62,6 +65,12 @@ impl AdminPortal {
             Some(token) => Some(AccessToken::parse(token).map_err(PortalError::MaintenanceToken)?),
         };
         Ok(self)
+    }
+
+    /// Adds CA certificates to trust for the admin portal, beside the system roots.
+    pub fn with_admin_ca(mut self, admin_ca: Option<AdminCa>) -> Self {
+        self.admin_ca = admin_ca;
+        self
     }
 
     /// The admin portal base URL.
@@ -78,6 +87,11 @@ impl AdminPortal {
     pub fn maintenance_token(&self) -> Option<&AccessToken> {
         self.maintenance_token.as_ref()
     }
+
+    /// The private CA the admin portal's certificate chains to, if one is configured.
+    pub fn admin_ca(&self) -> Option<&AdminCa> {
+        self.admin_ca.as_ref()
+    }
 }
 
 impl fmt::Debug for AdminPortal {
@@ -86,19 +100,38 @@ impl fmt::Debug for AdminPortal {
             .field("host", &self.admin_url.host_str())
             .field("webhook_secret", &self.webhook_secret.is_some())
             .field("maintenance_token", &self.maintenance_token.is_some())
+            .field("admin_ca", &self.admin_ca)
             .finish()
     }
 }
 
-/// Why the admin portal configuration could not be had right now.
+/// Why the admin portal configuration could not be had right now; names no secret.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SourceError {
-    /// Secrets Manager could not be reached or refused the call.
+    /// No connection to Secrets Manager, or no readable answer: what went wrong.
+    #[error("Secrets Manager unreachable: {0}")]
+    Unreachable(&'static str),
+    /// Secrets Manager did not answer within the bound (`tls::SECRETS_MANAGER_BOUND`).
+    #[error("Secrets Manager timed out")]
+    TimedOut,
+    /// Secrets Manager refused the call: its error code.
     #[error("Secrets Manager call failed: {0}")]
     Unavailable(String),
     /// The secret exists but is not the expected JSON.
     #[error("the secret is not usable: {0}")]
     BadSecret(String),
+}
+
+impl SourceError {
+    /// What a caller is told: the kind of failure, with no detail from the secret.
+    pub fn summary(&self) -> &'static str {
+        match self {
+            Self::Unreachable(_) => "Secrets Manager unreachable",
+            Self::TimedOut => "Secrets Manager timed out",
+            Self::Unavailable(_) => "Secrets Manager refused the call",
+            Self::BadSecret(_) => "the secret is not usable",
+        }
+    }
 }
 
 /// Where the handler gets the admin portal configuration; swap it in tests.

@@ -1,11 +1,13 @@
 //! The admin portal configuration from AWS Secrets Manager: a JSON secret, its shape, and a
-//! per-instance cache.
+//! per-instance cache whose reads are bounded and shared.
 
 use crate::portal::{AdminPortal, PortalSource, SourceError};
+use crate::tls::{AdminCa, SECRETS_MANAGER_BOUND};
 use aws_sdk_secretsmanager::Client as SecretsManagerClient;
-use std::sync::Arc;
+use aws_sdk_secretsmanager::error::SdkError;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
-use tokio::sync::Mutex;
+use tokio::sync::OnceCell;
 
 /// Reads the configuration from Secrets Manager, at most once per TTL per instance.
 ///
@@ -16,9 +18,20 @@ pub struct SecretsManagerPortal {
     client: SecretsManagerClient,
     secret_id: String,
     ttl: Duration,
-    // A Mutex, not an RwLock: concurrent cold misses wait for one fetch instead of racing.
-    cached: Mutex<Option<(Instant, Arc<AdminPortal>)>>,
+    // Held only to look or to store, never across a read: a slow Secrets Manager must not
+    // queue every delivery of the instance behind it.
+    cache: Mutex<Cache>,
 }
+
+#[derive(Debug, Default)]
+struct Cache {
+    current: Option<(Instant, Arc<AdminPortal>)>,
+    /// The read under way: concurrent cold requests wait for this one instead of each reading.
+    read: Option<Arc<Read>>,
+}
+
+/// One read of the secret, shared by every request that waits for it.
+type Read = OnceCell<Result<Arc<AdminPortal>, SourceError>>;
 
 impl SecretsManagerPortal {
     /// A lazy source: nothing is fetched until the first request needs it.
@@ -27,29 +40,90 @@ impl SecretsManagerPortal {
             client,
             secret_id: secret_id.into(),
             ttl,
-            cached: Mutex::new(None),
+            cache: Mutex::default(),
         }
     }
 
+    fn cache(&self) -> std::sync::MutexGuard<'_, Cache> {
+        self.cache.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     async fn fetch(&self) -> Result<AdminPortal, SourceError> {
-        let output = self
+        let call = self
             .client
             .get_secret_value()
             .secret_id(&self.secret_id)
-            .send()
+            .send();
+        // The SDK's own timeouts bound it already (tls::aws_config_loader); this holds for any
+        // client, however it was configured.
+        let output = tokio::time::timeout(SECRETS_MANAGER_BOUND.total, call)
             .await
-            .map_err(|err| {
-                let err = err.into_service_error();
-                SourceError::Unavailable(err.meta().code().unwrap_or("no response").to_owned())
-            })?;
+            .map_err(|_| SourceError::TimedOut)?
+            .map_err(source_error)?;
         let json = output
             .secret_string()
             .ok_or_else(|| SourceError::BadSecret("the secret has no SecretString".to_owned()))?;
         portal_from_secret(json)
     }
+
+    /// Reads the secret and stores what it gives: a new value, or the cached one kept.
+    async fn refresh(&self, read: &Arc<Read>) -> Result<Arc<AdminPortal>, SourceError> {
+        let fetched = self.fetch().await;
+        let mut cache = self.cache();
+        if cache.read.as_ref().is_some_and(|r| Arc::ptr_eq(r, read)) {
+            cache.read = None;
+        }
+        match fetched {
+            Ok(portal) => {
+                let portal = Arc::new(portal);
+                cache.current = Some((Instant::now(), Arc::clone(&portal)));
+                tracing::info!(
+                    secret_ttl_s = self.ttl.as_secs(),
+                    admin_ca = portal.admin_ca().map(AdminCa::fingerprint),
+                    "admin portal configuration loaded"
+                );
+                Ok(portal)
+            }
+            // A refresh that fails keeps the last good value for another TTL: a Secrets
+            // Manager blip must not stop revocations, nor turn every request into a retry.
+            // Only a cold instance with nothing cached reports the error.
+            Err(err) => match cache.current.take() {
+                Some((_, stale)) => {
+                    tracing::warn!(error = %err, "refreshing the admin portal configuration failed; using the cached one");
+                    cache.current = Some((Instant::now(), Arc::clone(&stale)));
+                    Ok(stale)
+                }
+                None => Err(err),
+            },
+        }
+    }
 }
 
-/// The secret's JSON: `{"admin_url": "...", "webhook_secret": "...", "maintenance_token": "..."}`.
+/// An SDK error as a [`SourceError`]: its kind, and the service's error code if it answered.
+fn source_error<E: aws_sdk_secretsmanager::error::ProvideErrorMetadata, R>(
+    err: SdkError<E, R>,
+) -> SourceError {
+    match &err {
+        SdkError::TimeoutError(_) => SourceError::TimedOut,
+        SdkError::DispatchFailure(failure) if failure.is_timeout() => SourceError::TimedOut,
+        SdkError::DispatchFailure(failure) if failure.is_io() => {
+            SourceError::Unreachable("the connection failed")
+        }
+        SdkError::DispatchFailure(_) => SourceError::Unreachable("the request was not sent"),
+        SdkError::ResponseError(_) => SourceError::Unreachable("its answer could not be read"),
+        SdkError::ServiceError(service) => SourceError::Unavailable(
+            service
+                .err()
+                .code()
+                .unwrap_or("an unnamed error")
+                .to_owned(),
+        ),
+        _ => SourceError::Unavailable("the request could not be built".to_owned()),
+    }
+}
+
+/// The secret's JSON: `{"admin_url": "...", "webhook_secret": "...", "maintenance_token": "...",
+/// "admin_ca_pem": "-----BEGIN CERTIFICATE-----..."}`.
 #[derive(serde::Deserialize)]
 struct SecretJson {
     admin_url: String,
@@ -57,6 +131,8 @@ struct SecretJson {
     webhook_secret: Option<String>,
     #[serde(default)]
     maintenance_token: Option<String>,
+    #[serde(default)]
+    admin_ca_pem: Option<String>,
 }
 
 /// Reads and validates the secret's JSON; errors name fields, never values.
@@ -67,41 +143,39 @@ pub fn portal_from_secret(json: &str) -> Result<AdminPortal, SourceError> {
             "expected JSON {\"admin_url\": \"...\", \"webhook_secret\": \"...\"}".to_owned(),
         )
     })?;
+    let admin_ca = admin_ca(shape.admin_ca_pem.as_deref())?;
     AdminPortal::new(&shape.admin_url, shape.webhook_secret.as_deref())
         .and_then(|portal| portal.with_maintenance_token(shape.maintenance_token.as_deref()))
+        .map(|portal| portal.with_admin_ca(admin_ca))
         .map_err(|e| SourceError::BadSecret(e.to_string()))
+}
+
+/// `admin_ca_pem`, checked once here rather than at the first handshake; empty is none.
+fn admin_ca(pem: Option<&str>) -> Result<Option<AdminCa>, SourceError> {
+    match pem.map(str::trim).filter(|pem| !pem.is_empty()) {
+        None => Ok(None),
+        Some(pem) => AdminCa::from_pem(pem)
+            .map(Some)
+            .map_err(|e| SourceError::BadSecret(format!("admin_ca_pem {e}"))),
+    }
 }
 
 impl PortalSource for SecretsManagerPortal {
     async fn admin_portal(&self) -> Result<Arc<AdminPortal>, SourceError> {
-        let mut cached = self.cached.lock().await;
-        if let Some((fetched_at, portal)) = cached.as_ref()
-            && fetched_at.elapsed() < self.ttl
-        {
-            return Ok(Arc::clone(portal));
-        }
-        match self.fetch().await {
-            Ok(portal) => {
-                let portal = Arc::new(portal);
-                *cached = Some((Instant::now(), Arc::clone(&portal)));
-                tracing::info!(
-                    secret_ttl_s = self.ttl.as_secs(),
-                    "admin portal configuration loaded"
-                );
-                Ok(portal)
-            }
-            // A refresh that fails keeps the last good value for another TTL: a Secrets
-            // Manager blip must not stop revocations, nor turn every request into a retry.
-            // Only a cold instance with nothing cached reports the error.
-            Err(err) => match cached.take() {
-                Some((_, stale)) => {
-                    tracing::warn!(error = %err, "refreshing the admin portal configuration failed; using the cached one");
-                    *cached = Some((Instant::now(), Arc::clone(&stale)));
-                    Ok(stale)
+        let read = {
+            let mut cache = self.cache();
+            match (&cache.current, &cache.read) {
+                (Some((fetched_at, portal)), _) if fetched_at.elapsed() < self.ttl => {
+                    return Ok(Arc::clone(portal));
                 }
-                None => Err(err),
-            },
-        }
+                // Another request is refreshing: the value it replaces is still good for this one.
+                (Some((_, stale)), Some(_)) => return Ok(Arc::clone(stale)),
+                (None, Some(read)) => Arc::clone(read),
+                (_, None) => Arc::clone(cache.read.insert(Arc::default())),
+            }
+        };
+        // Whoever gets here first reads; the others wait for that one read, which is bounded.
+        read.get_or_init(|| self.refresh(&read)).await.clone()
     }
 }
 

@@ -2,6 +2,7 @@
 //! fields to read, and where the admin portal configuration comes from.
 
 use crate::portal::AdminPortal;
+use crate::tls::AdminCa;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -84,7 +85,8 @@ impl Settings {
                     .map_err(|why| ConfigError::Invalid {
                         name: "MAINTENANCE_TOKEN",
                         why: why.to_string(),
-                    })?,
+                    })?
+                    .with_admin_ca(admin_ca_file(get("THREESCALE_ADMIN_CA_FILE"))?),
             )),
             (None, None) => return Err(ConfigError::NoPortal),
         };
@@ -135,6 +137,23 @@ impl Settings {
             clear_token_field,
         })
     }
+}
+
+/// `THREESCALE_ADMIN_CA_FILE`: a PEM file of CA certificates for the admin portal (local runs;
+/// in AWS the secret's `admin_ca_pem`). Errors name the variable, never the path's content.
+fn admin_ca_file(path: Option<String>) -> Result<Option<AdminCa>, ConfigError> {
+    let invalid = |why: String| ConfigError::Invalid {
+        name: "THREESCALE_ADMIN_CA_FILE",
+        why,
+    };
+    let Some(path) = path else {
+        return Ok(None);
+    };
+    let pem = std::fs::read_to_string(&path)
+        .map_err(|e| invalid(format!("cannot be read ({})", e.kind())))?;
+    AdminCa::from_pem(&pem)
+        .map(Some)
+        .map_err(|e| invalid(e.to_string()))
 }
 
 /// The set of `type:action` pairs that trigger a revocation; `*` matches any action.

@@ -92,6 +92,8 @@ pub enum Probe {
     NotAdminApi(String),
     /// No answer, or a failing one (408, 429, 5xx): why.
     Unreachable(String),
+    /// The TLS handshake failed: which way.
+    TlsFailed(super::TlsFailure),
 }
 
 /// Classifies the answer to an unauthenticated `GET …/personal/access_tokens.json`.

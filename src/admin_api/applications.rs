@@ -60,6 +60,6 @@ impl ApplicationsApi for AdminApiClient {
             .extend_pairs(fields.iter().map(|field| (*field, "")))
             .finish();
         let call = Call::new(Method::PUT, url, maintenance).with_form(form);
-        done(self.call(&call, self.deadline()).await?).map(drop)
+        done(self.call(portal, &call, self.deadline()).await?).map(drop)
     }
 }

@@ -1,13 +1,14 @@
 //! Client for the 3scale Account Management API, as the function uses it: a token revokes
 //! itself (`tokens`); with a maintenance token, the failed webhook deliveries are read and
 //! deleted (`webhook_failures`) and an application's token fields cleared (`applications`).
-//! `answers` says what porta's answers mean, purely.
+//! `answers` says what porta's answers mean, purely; `transport` what a failed connection was.
 
 pub mod answers;
 pub mod applications;
 pub mod maintenance;
 pub mod personal_tokens;
 pub mod tokens;
+pub mod transport;
 pub mod webhook_failures;
 
 pub use answers::Probe;
@@ -15,12 +16,16 @@ pub use applications::{ApplicationRef, ApplicationsApi};
 pub use maintenance::MaintenanceError;
 pub use personal_tokens::{CreatedToken, NewToken, PersonalTokensApi, TokenInfo};
 pub use tokens::{Revocation, Step, TokenApi, TokenId, TokenToRevoke, Verdict, tokens_url};
+pub use transport::TlsFailure;
 pub use webhook_failures::{WebhookFailure, WebhookFailuresApi};
 
+use crate::portal::AdminPortal;
 use crate::sensitive::AccessToken;
+use crate::tls::AdminCa;
 use answers::{MAX_ERROR_BODY, TokenAnswer, classify};
 use backon::{ExponentialBuilder, Retryable as _};
 use reqwest::{Method, StatusCode, Url, header};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -62,9 +67,15 @@ impl Default for RetryPolicy {
 }
 
 /// The reqwest client for the 3scale admin portal.
+///
+/// It honours `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` (reqwest reads them when a client is
+/// built), and trusts the system roots plus the portal's `admin_ca_pem`, if it has one.
 #[derive(Debug, Clone)]
 pub struct AdminApiClient {
     http: reqwest::Client,
+    /// The client that also trusts a portal's private CA, and that CA's digest: rebuilt only
+    /// when the CA changes (a rotated secret), never per request.
+    with_ca: Arc<Mutex<Option<([u8; 32], reqwest::Client)>>>,
     retry: RetryPolicy,
 }
 
@@ -134,30 +145,87 @@ impl Answer {
     }
 }
 
-/// A failure worth another attempt.
+/// A failed attempt; worth another one unless it was TLS.
 #[derive(Debug)]
 struct Transient {
     reason: String,
     status: Option<u16>,
     retry_after: Option<Duration>,
+    /// The handshake failed: the next attempt would fail the same way.
+    tls: Option<TlsFailure>,
+}
+
+impl Transient {
+    fn new(reason: impl Into<String>, status: Option<u16>) -> Self {
+        Self {
+            reason: reason.into(),
+            status,
+            retry_after: None,
+            tls: None,
+        }
+    }
 }
 
 impl AdminApiClient {
     /// Builds the HTTP client once per cold start.
     pub fn new(retry: RetryPolicy) -> Result<Self, reqwest::Error> {
         crate::tls::install_crypto_provider();
-        let http = reqwest::Client::builder()
+        Ok(Self {
+            http: Self::builder(&retry).build()?,
+            with_ca: Arc::default(),
+            retry,
+        })
+    }
+
+    fn builder(retry: &RetryPolicy) -> reqwest::ClientBuilder {
+        reqwest::Client::builder()
             .connect_timeout(retry.connect_timeout)
             .timeout(retry.attempt_timeout)
             // A redirect would turn DELETE into GET, or carry the token to another host.
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("access-token-revoker/", env!("CARGO_PKG_VERSION")))
-            .build()?;
-        Ok(Self { http, retry })
     }
 
-    /// One call, retried on transient failures until `deadline`.
-    async fn call(&self, call: &Call<'_>, deadline: Instant) -> Result<Answer, Transient> {
+    /// The client for `portal`: the system roots, plus its private CA if it has one.
+    fn http(&self, portal: &AdminPortal) -> Result<reqwest::Client, Transient> {
+        let Some(ca) = portal.admin_ca() else {
+            return Ok(self.http.clone());
+        };
+        let mut slot = self.with_ca.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((digest, http)) = slot.as_ref()
+            && *digest == ca.digest()
+        {
+            return Ok(http.clone());
+        }
+        let http = self.build_with(ca).map_err(|err| {
+            tracing::error!(error = %err, admin_ca = %ca.fingerprint(), "the admin API client cannot be built with admin_ca_pem");
+            Transient {
+                tls: Some(TlsFailure::NotTrusted),
+                ..Transient::new("admin API client could not use admin_ca_pem", None)
+            }
+        })?;
+        tracing::info!(admin_ca = %ca.fingerprint(), certificates = ca.certificates().len(), "admin API client built with the private CA");
+        *slot = Some((ca.digest(), http.clone()));
+        Ok(http)
+    }
+
+    fn build_with(&self, ca: &AdminCa) -> Result<reqwest::Client, reqwest::Error> {
+        let roots = ca
+            .certificates()
+            .iter()
+            .map(|der| reqwest::Certificate::from_der(der))
+            .collect::<Result<Vec<_>, _>>()?;
+        // Added to the system roots (rustls-platform-verifier's extra roots), not instead.
+        Self::builder(&self.retry).tls_certs_merge(roots).build()
+    }
+
+    /// One call, retried on transient failures until `deadline`; never after a TLS failure.
+    async fn call(
+        &self,
+        portal: &AdminPortal,
+        call: &Call<'_>,
+        deadline: Instant,
+    ) -> Result<Answer, Transient> {
         let policy = self.retry;
         let backoff = ExponentialBuilder::default()
             .with_min_delay(policy.first_delay)
@@ -168,9 +236,10 @@ impl AdminApiClient {
                 0
             })
             .with_jitter();
-        let attempts = (|| self.attempt(call))
+        let attempts = (|| self.attempt(portal, call))
             .retry(backoff)
             .sleep(tokio::time::sleep)
+            .when(|err: &Transient| err.tls.is_none())
             .adjust(move |err: &Transient, next| {
                 // Honour Retry-After, but never wait past our own deadline: 3scale retries later.
                 let wait = match (err.retry_after, next) {
@@ -185,17 +254,13 @@ impl AdminApiClient {
             });
         match tokio::time::timeout_at(deadline, attempts).await {
             Ok(answer) => answer,
-            Err(_) => Err(Transient {
-                reason: "no answer in the time allowed".to_owned(),
-                status: None,
-                retry_after: None,
-            }),
+            Err(_) => Err(Transient::new("no answer in the time allowed", None)),
         }
     }
 
-    async fn attempt(&self, call: &Call<'_>) -> Result<Answer, Transient> {
+    async fn attempt(&self, portal: &AdminPortal, call: &Call<'_>) -> Result<Answer, Transient> {
         let mut request = self
-            .http
+            .http(portal)?
             .request(call.method.clone(), call.url.clone())
             .header(header::ACCEPT, "application/json");
         if let Some(token) = call.token {
@@ -207,11 +272,13 @@ impl AdminApiClient {
                 .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
                 .body(form.clone());
         }
-        let mut response = request.send().await.map_err(|err| Transient {
-            // reqwest's Display would include the URL, and with it perhaps the token.
-            reason: describe(&err),
-            status: None,
-            retry_after: None,
+        let mut response = request.send().await.map_err(|err| {
+            let tls = transport::tls_failure(&err);
+            Transient {
+                tls,
+                // reqwest's Display would include the URL, and with it perhaps the token.
+                ..Transient::new(describe(&err, tls), None)
+            }
         })?;
         let status = response.status();
         let limit = if status.is_success() {
@@ -231,11 +298,7 @@ impl AdminApiClient {
                 Ok(Some(chunk)) => body.extend_from_slice(&chunk),
                 Ok(None) => break,
                 Err(err) => {
-                    return Err(Transient {
-                        reason: describe(&err),
-                        status: Some(status.as_u16()),
-                        retry_after: None,
-                    });
+                    return Err(Transient::new(describe(&err, None), Some(status.as_u16())));
                 }
             }
         }
@@ -246,9 +309,11 @@ impl AdminApiClient {
         };
         if answer.meaning() == TokenAnswer::Transient {
             return Err(Transient {
-                reason: format!("admin API answered {}", status.as_u16()),
-                status: Some(status.as_u16()),
                 retry_after: retry_after(response.headers()),
+                ..Transient::new(
+                    format!("admin API answered {}", status.as_u16()),
+                    Some(status.as_u16()),
+                )
             });
         }
         Ok(answer)
@@ -266,7 +331,10 @@ fn retry_after(headers: &header::HeaderMap) -> Option<Duration> {
         .map(Duration::from_secs)
 }
 
-fn describe(err: &reqwest::Error) -> String {
+fn describe(err: &reqwest::Error, tls: Option<TlsFailure>) -> String {
+    if let Some(tls) = tls {
+        return format!("admin API TLS failed: {tls}");
+    }
     let kind = if err.is_timeout() {
         "timed out"
     } else if err.is_connect() {

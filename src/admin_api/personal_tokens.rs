@@ -104,7 +104,7 @@ impl PersonalTokensApi for AdminApiClient {
             url.query_pairs_mut().append_pair("name", name);
         }
         let call = Call::new(Method::GET, url, token).reading(MAX_LISTING_BODY);
-        let answer = done(self.call(&call, self.deadline()).await?)?;
+        let answer = done(self.call(portal, &call, self.deadline()).await?)?;
         if answer.truncated {
             return Err(MaintenanceError::Unreadable(
                 "the token listing is over 256 KiB",
@@ -127,7 +127,7 @@ impl PersonalTokensApi for AdminApiClient {
             .with_form(form)
             .reading(MAX_LISTING_BODY)
             .once();
-        let answer = self.call(&call, self.deadline()).await?;
+        let answer = self.call(portal, &call, self.deadline()).await?;
         if answer.status.as_u16() == 422 {
             return Err(MaintenanceError::Unprocessable(invalid_fields(
                 &answer.body,
@@ -150,7 +150,7 @@ impl PersonalTokensApi for AdminApiClient {
             &["personal", "access_tokens", &format!("{}.json", id.0)],
         )?;
         let call = Call::new(Method::DELETE, url, token);
-        done(self.call(&call, self.deadline()).await?).map(drop)
+        done(self.call(portal, &call, self.deadline()).await?).map(drop)
     }
 }
 

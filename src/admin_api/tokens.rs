@@ -4,7 +4,7 @@
 //! is known, and must fail to authenticate afterwards before anyone is told it is revoked.
 
 use super::answers::{self, MAX_LISTING_BODY, Probe, TokenAnswer};
-use super::{AdminApiClient, Answer, Call, Transient};
+use super::{AdminApiClient, Answer, Call, TlsFailure, Transient};
 use crate::portal::AdminPortal;
 use crate::sensitive::AccessToken;
 use reqwest::{Method, Url};
@@ -56,6 +56,8 @@ pub enum Verdict {
     Inconclusive,
     /// The admin portal was unreachable, slow, throttling or failing after every attempt.
     Unavailable(String),
+    /// TLS with the admin portal failed; not retried, since it would fail the same way.
+    TlsFailed(TlsFailure),
 }
 
 /// Which call of a revocation gave the deciding answer.
@@ -112,7 +114,10 @@ impl Stop {
     }
 
     fn unavailable(step: Step) -> impl FnOnce(Transient) -> Self {
-        move |err| Self::at(step, Verdict::Unavailable(err.reason), err.status)
+        move |err| match err.tls {
+            Some(tls) => Self::at(step, Verdict::TlsFailed(tls), None),
+            None => Self::at(step, Verdict::Unavailable(err.reason), err.status),
+        }
     }
 
     fn no_path(step: Step) -> impl FnOnce() -> Self {
@@ -137,7 +142,7 @@ impl AdminApiClient {
     ) -> Result<Answer, Stop> {
         let url = tokens_url(portal.admin_url(), None).ok_or_else(Stop::no_path(step))?;
         let call = Call::new(Method::GET, url, token).reading(MAX_LISTING_BODY);
-        self.call(&call, deadline)
+        self.call(portal, &call, deadline)
             .await
             .map_err(Stop::unavailable(step))
     }
@@ -180,7 +185,11 @@ impl AdminApiClient {
         let url =
             tokens_url(portal.admin_url(), Some(token)).ok_or_else(Stop::no_path(Step::Delete))?;
         let deleted = self
-            .call(&Call::new(Method::DELETE, url, token.value), deadline)
+            .call(
+                portal,
+                &Call::new(Method::DELETE, url, token.value),
+                deadline,
+            )
             .await
             .map_err(Stop::unavailable(Step::Delete))?;
         match deleted.meaning() {
@@ -209,8 +218,12 @@ impl TokenApi for AdminApiClient {
         let Some(url) = tokens_url(portal.admin_url(), None) else {
             return Probe::NotAdminApi("was not sent: admin_url cannot take a path".to_owned());
         };
-        match self.attempt(&Call::anonymous(Method::GET, url)).await {
+        match self
+            .attempt(portal, &Call::anonymous(Method::GET, url))
+            .await
+        {
             Ok(answer) => answers::probe(answer.status.as_u16(), &answer.body),
+            Err(Transient { tls: Some(tls), .. }) => Probe::TlsFailed(tls),
             Err(failed) => Probe::Unreachable(failed.reason),
         }
     }

@@ -101,7 +101,7 @@ impl WebhookFailuresApi for AdminApiClient {
     ) -> Result<Vec<WebhookFailure>, MaintenanceError> {
         let url = admin_api_url(portal.admin_url(), &["webhooks", "failures.json"])?;
         let call = Call::new(Method::GET, url, maintenance).reading(MAX_FAILURES_BODY);
-        let answer = done(self.call(&call, self.deadline()).await?)?;
+        let answer = done(self.call(portal, &call, self.deadline()).await?)?;
         if answer.truncated {
             return Err(MaintenanceError::Unreadable("the listing is over 8 MiB"));
         }
@@ -124,7 +124,7 @@ impl WebhookFailuresApi for AdminApiClient {
         let mut url = admin_api_url(portal.admin_url(), &["webhooks", "failures.json"])?;
         url.query_pairs_mut().append_pair("time", time);
         let call = Call::new(Method::DELETE, url, maintenance);
-        done(self.call(&call, self.deadline()).await?).map(drop)
+        done(self.call(portal, &call, self.deadline()).await?).map(drop)
     }
 }
 

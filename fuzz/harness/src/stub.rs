@@ -5,8 +5,8 @@ use access_token_revoker::AdminPortal;
 use access_token_revoker::admin_api::answers::Probe;
 use access_token_revoker::admin_api::{
     ApplicationRef, ApplicationsApi, CreatedToken, MaintenanceError, NewToken, PersonalTokensApi,
-    Revocation, Step, TokenApi, TokenId, TokenInfo, TokenToRevoke, Verdict, WebhookFailure,
-    WebhookFailuresApi,
+    Revocation, Step, TlsFailure, TokenApi, TokenId, TokenInfo, TokenToRevoke, Verdict,
+    WebhookFailure, WebhookFailuresApi,
 };
 use access_token_revoker::sensitive::AccessToken;
 use access_token_revoker::sweep::parse_time;
@@ -156,7 +156,7 @@ impl ApplicationsApi for Stub {
     }
 }
 
-const VERDICTS: usize = 7;
+const VERDICTS: usize = 8;
 
 pub(crate) fn verdict(n: u8) -> Verdict {
     match usize::from(n) % VERDICTS {
@@ -166,6 +166,7 @@ pub(crate) fn verdict(n: u8) -> Verdict {
         3 => Verdict::Ambiguous,
         4 => Verdict::NotVerified,
         5 => Verdict::Inconclusive,
-        _ => Verdict::Unavailable("stub".to_owned()),
+        6 => Verdict::Unavailable("stub".to_owned()),
+        _ => Verdict::TlsFailed(TlsFailure::NotTrusted),
     }
 }
