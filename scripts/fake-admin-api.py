@@ -39,8 +39,15 @@ Control endpoints for tests live under /__stand_in/ (porta has nothing there):
                              own listing; GET lists them
   POST /__stand_in/applications  {"id", "account_id", "extra_fields"}; GET lists them
   GET  /__stand_in/applications/{id}/event?action=updated  the webhook XML porta would send
+  GET  /__stand_in/connections  {"accepted": N, "tls_failed": N}: TCP connections accepted,
+                             and of those, TLS handshakes that failed (the client refused the
+                             certificate, or spoke no TLS)
 
 Usage: fake-admin-api.py [--host H] [--port P (0 picks one)] [--seed FILE.json]
+                         [--tls-cert CERT.pem --tls-key KEY.pem]
+With --tls-cert (or FAKE_ADMIN_TLS_CERT and FAKE_ADMIN_TLS_KEY) it serves HTTPS with that
+certificate chain, as an on-premises 3scale behind a private CA does; the handshake runs in
+each connection's own thread, so a client that stalls it holds up no one else.
 By default it seeds scripts/local-porta.json: the events/ fixture tokens, alive, and a
 long-lived token that must survive. `--seed ""` starts with no tokens.
 The first line on stdout is the base URL. FAKE_ADMIN_PORT and FAKE_ADMIN_STATUS (a status forced
@@ -57,6 +64,8 @@ import json
 import os
 import re
 import secrets
+import socket
+import ssl
 import sys
 import threading
 import time
@@ -111,6 +120,7 @@ class Porta:
         self.requests = []
         self.failures = []  # a Redis list in porta: appended at the tail, oldest first
         self.applications = {}  # id -> {id, account_id, extra_fields}
+        self.connections = {"accepted": 0, "tls_failed": 0}
         self.release = "master"  # "2.15" drops expires_at; POST /__stand_in/release
         forced = os.environ.get("FAKE_ADMIN_STATUS")
         if forced:
@@ -386,6 +396,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 with porta.lock:
                     porta.release = str(data["release"])
                 return self.answer(204, None)
+            if (method, path) == ("GET", "/__stand_in/connections"):
+                with porta.lock:
+                    return self.answer(200, porta.connections)
             if (method, path) == ("GET", "/__stand_in/requests"):
                 with porta.lock:
                     return self.answer(200, porta.requests)
@@ -451,21 +464,58 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass  # the default line has the path, and with it the token
 
 
+class Server(http.server.ThreadingHTTPServer):
+    """Counts connections; with `tls` set, serves HTTPS, each handshake in its own thread."""
+    daemon_threads = True
+    tls = None  # an ssl.SSLContext
+
+    def finish_request(self, request, client_address):
+        porta = Handler.porta
+        with porta.lock:
+            porta.connections["accepted"] += 1
+        if self.tls is None:
+            return super().finish_request(request, client_address)
+        request.settimeout(10)
+        try:
+            secure = self.tls.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError):
+            with porta.lock:
+                porta.connections["tls_failed"] += 1
+            return
+        secure.settimeout(None)
+        try:
+            super().finish_request(secure, client_address)
+        finally:
+            try:
+                secure.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            secure.close()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default=os.environ.get("FAKE_ADMIN_HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("FAKE_ADMIN_PORT", "9001")))
     parser.add_argument("--seed", default=os.path.join(os.path.dirname(__file__), "local-porta.json"),
                         help="JSON list of tokens to create at start ('' for none)")
+    parser.add_argument("--tls-cert", default=os.environ.get("FAKE_ADMIN_TLS_CERT"),
+                        help="PEM certificate chain: serve HTTPS")
+    parser.add_argument("--tls-key", default=os.environ.get("FAKE_ADMIN_TLS_KEY"),
+                        help="PEM private key of --tls-cert")
     args = parser.parse_args()
     Handler.porta = Porta()
     if args.seed:
         with open(args.seed, encoding="utf-8") as seed:
             for spec in json.load(seed):
                 Handler.porta.add_token(spec)
-    server = http.server.ThreadingHTTPServer((args.host, args.port), Handler)
-    server.daemon_threads = True
-    url = f"http://{args.host}:{server.server_address[1]}"
+    server = Server((args.host, args.port), Handler)
+    scheme = "http"
+    if args.tls_cert:
+        server.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        server.tls.load_cert_chain(args.tls_cert, args.tls_key)
+        scheme = "https"
+    url = f"{scheme}://{args.host}:{server.server_address[1]}"
     print(url, flush=True)
     sys.stderr.write(f"fake 3scale admin API on {url}\n")
     try:

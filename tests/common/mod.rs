@@ -3,6 +3,7 @@
 // Test helpers: a failed expectation is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+pub mod certs;
 pub mod porta;
 #[allow(unused_imports)] // not every test crate talks to the admin portal
 pub use porta::Porta;

@@ -16,10 +16,23 @@ pub struct Porta {
 impl Porta {
     /// Starts an empty admin portal: no tokens, no faults.
     pub async fn start() -> Self {
+        Self::spawn(None).await
+    }
+
+    /// Starts an empty admin portal that serves HTTPS with `server`'s certificate.
+    pub async fn start_tls(server: &super::certs::ServerFiles) -> Self {
+        Self::spawn(Some(server)).await
+    }
+
+    async fn spawn(tls: Option<&super::certs::ServerFiles>) -> Self {
         let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/fake-admin-api.py");
-        let mut child = Command::new("python3")
-            .arg(&script)
-            .args(["--port", "0", "--seed", ""])
+        let mut command = Command::new("python3");
+        command.arg(&script).args(["--port", "0", "--seed", ""]);
+        if let Some(files) = tls {
+            command.arg("--tls-cert").arg(&files.cert);
+            command.arg("--tls-key").arg(&files.key);
+        }
+        let mut child = command
             .env_remove("FAKE_ADMIN_STATUS")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -32,30 +45,64 @@ impl Porta {
             .read_line(&mut url)
             .expect("the stand-in prints its URL");
         let url = url.trim().to_owned();
+        let scheme = if tls.is_some() { "https" } else { "http" };
         assert!(
-            url.starts_with("http://127.0.0.1:"),
+            url.starts_with(&format!("{scheme}://127.0.0.1:")),
             "stand-in said {url:?}"
         );
-        Self {
-            url,
-            child,
-            http: {
-                access_token_revoker::tls::install_crypto_provider();
-                reqwest::Client::new()
-            },
-        }
+        access_token_revoker::tls::install_crypto_provider();
+        // The test's own control calls: they trust whatever certificate the stand-in shows,
+        // bad ones included, and go around any proxy a test sets for the function.
+        let http = reqwest::Client::builder()
+            .tls_danger_accept_invalid_certs(true)
+            .no_proxy()
+            .build()
+            .expect("control client");
+        Self { url, child, http }
+    }
+
+    /// Starts an HTTPS admin portal (`server`'s certificate) where user 1 owns the events/
+    /// fixture tokens, as [`Self::with_fixture_tokens`] does.
+    pub async fn tls_with_fixture_tokens(server: &super::certs::ServerFiles) -> Self {
+        let porta = Self::start_tls(server).await;
+        porta.add_fixture_tokens().await;
+        porta
     }
 
     /// Starts an admin portal where user 1 owns the events/ fixture tokens, as ids 101 and
     /// 102, next to a long-lived token (id 1) that must outlive every test.
     pub async fn with_fixture_tokens() -> Self {
         let porta = Self::start().await;
-        porta.add(json!({"id": 1, "value": LONG_LIVED})).await;
-        porta.add(json!({"id": 101, "value": super::TOKEN})).await;
+        porta.add_fixture_tokens().await;
         porta
-            .add(json!({"id": 102, "value": super::TOKEN_UPDATED}))
+    }
+
+    async fn add_fixture_tokens(&self) {
+        self.add(json!({"id": 1, "value": LONG_LIVED})).await;
+        self.add(json!({"id": 101, "value": super::TOKEN})).await;
+        self.add(json!({"id": 102, "value": super::TOKEN_UPDATED}))
             .await;
-        porta
+    }
+
+    /// Failed TLS handshakes, once `expected` are counted or 2 s have passed, and 200 ms more
+    /// for any late one: the stand-in counts a refusal when its side of the handshake ends,
+    /// which can be after the function has moved on.
+    pub async fn settled_tls_failures(&self, expected: u64) -> u64 {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        while self.connections().await.1 < expected && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        self.connections().await.1
+    }
+
+    /// TCP connections accepted so far, and how many of them failed their TLS handshake.
+    pub async fn connections(&self) -> (u64, u64) {
+        let c = self.control("GET", "connections", None).await;
+        (
+            c["accepted"].as_u64().expect("accepted"),
+            c["tls_failed"].as_u64().expect("tls_failed"),
+        )
     }
 
     /// The admin portal's base URL.
