@@ -8,13 +8,16 @@ mod common;
 
 use access_token_revoker::{AdminApiClient, App, SecretsManagerPortal, tls};
 use base64::Engine as _;
+use common::certs::TestCa;
 use common::*;
 use std::io::Read as _;
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::{Mutex, OnceLock};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 struct Moto {
     recording: PathBuf,
@@ -291,6 +294,9 @@ async fn an_unreachable_secrets_manager_is_500_not_a_crash() {
         (status, body["error"].as_str()),
         (500, Some("configuration_unavailable"))
     );
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(message.contains("Secrets Manager unreachable"), "{message}");
+    assert!(!message.contains("threescale/anything"), "no secret named");
 }
 
 #[tokio::test]
@@ -365,4 +371,335 @@ async fn a_maintenance_token_in_the_secret_drives_the_sweep_and_is_never_logged(
     assert!(porta.failures().await.is_empty());
     assert_eq!(get_secret_value_calls(secret_id), 1);
     logs.assert_free_of(&[maintenance, TOKEN, WEBHOOK_SECRET]);
+}
+
+// ----- a private CA in the secret ----------------------------------------------------------
+
+/// The secret's JSON for an HTTPS admin portal with its private CA.
+fn secret_with_ca(admin_url: &str, ca_pem: &str) -> String {
+    serde_json::json!({
+        "admin_url": admin_url,
+        "webhook_secret": WEBHOOK_SECRET,
+        "admin_ca_pem": ca_pem,
+    })
+    .to_string()
+}
+
+/// A run of the PEM's base64, long enough that no log line holds it by chance.
+fn pem_body(pem: &str) -> String {
+    pem.lines().filter(|l| !l.starts_with("-----")).collect()
+}
+
+#[tokio::test]
+async fn a_private_ca_in_admin_ca_pem_gives_pong_then_a_verified_revocation_and_is_never_logged() {
+    let client = secrets_client().await;
+    let ca = TestCa::new("Acme Corporate Root CA");
+    let server = ca.loopback();
+    let porta = Porta::tls_with_fixture_tokens(&server).await;
+    let secret_id = "threescale/private-ca";
+    create_secret(&client, secret_id, &secret_with_ca(porta.url(), &ca.pem)).await;
+    let app = app_with_secret(client, secret_id, Duration::from_secs(300));
+
+    let (logs, guard) = Logs::capture();
+    let pong = deliver(&app, "apigw-http", "ping").await;
+    let revoked = deliver(&app, "apigw-http", "application-created").await;
+    drop(guard);
+
+    assert_eq!(pong, (200, serde_json::json!({"outcome": "pong"})));
+    assert_eq!(revoked, (200, serde_json::json!({"outcome": "revoked"})));
+    assert!(!porta.is_alive(TOKEN).await, "verified dead over TLS");
+    assert_eq!(porta.connections().await.1, 0, "no handshake failed");
+    assert_eq!(get_secret_value_calls(secret_id), 1);
+    let body = pem_body(&ca.pem);
+    logs.assert_free_of(&[&body[..48], &body[body.len() - 48..], TOKEN, WEBHOOK_SECRET]);
+    assert!(!logs.text().contains("BEGIN CERTIFICATE"));
+}
+
+#[tokio::test]
+async fn a_ca_rotated_in_the_secret_is_used_once_the_ttl_is_over() {
+    let client = secrets_client().await;
+    let (old_ca, new_ca) = (TestCa::new("Old Root CA"), TestCa::new("New Root CA"));
+    let (old_server, new_server) = (old_ca.loopback(), new_ca.loopback());
+    let old_porta = Porta::tls_with_fixture_tokens(&old_server).await;
+    let new_porta = Porta::tls_with_fixture_tokens(&new_server).await;
+    let secret_id = "threescale/rotated-ca";
+    create_secret(
+        &client,
+        secret_id,
+        &secret_with_ca(old_porta.url(), &old_ca.pem),
+    )
+    .await;
+    let app = app_with_secret(client.clone(), secret_id, Duration::ZERO);
+    let (logs, guard) = Logs::capture();
+
+    assert_eq!(deliver(&app, "apigw-http", "ping").await.0, 200);
+    // The portal moved to a certificate of the new CA, the secret not yet: not trusted.
+    put_secret(
+        &client,
+        secret_id,
+        &secret_with_ca(new_porta.url(), &old_ca.pem),
+    )
+    .await;
+    let (status, body) = deliver(&app, "apigw-http", "ping").await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (502, Some("admin_url_tls_failed"))
+    );
+    // The new CA in the secret: read after the TTL, and the client is built again for it.
+    put_secret(
+        &client,
+        secret_id,
+        &secret_with_ca(new_porta.url(), &new_ca.pem),
+    )
+    .await;
+    let pong = deliver(&app, "apigw-http", "ping").await;
+    let revoked = deliver(&app, "apigw-http", "application-created").await;
+    drop(guard);
+
+    assert_eq!(pong.0, 200, "{pong:?}");
+    assert_eq!(revoked, (200, serde_json::json!({"outcome": "revoked"})));
+    assert!(!new_porta.is_alive(TOKEN).await);
+    assert!(old_porta.is_alive(TOKEN).await);
+    assert_eq!(
+        logs.text()
+            .matches("admin API client built with the private CA")
+            .count(),
+        2,
+        "once per CA, however many requests"
+    );
+    for pem in [&old_ca.pem, &new_ca.pem] {
+        logs.assert_free_of(&[&pem_body(pem)[..48]]);
+    }
+}
+
+#[tokio::test]
+async fn a_bad_admin_ca_pem_is_configuration_unavailable_naming_the_field_only() {
+    let client = secrets_client().await;
+    let secret_id = "threescale/bad-ca";
+    let bad = "-----BEGIN CERTIFICATE-----\nbm90LWEtY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n";
+    create_secret(
+        &client,
+        secret_id,
+        &secret_with_ca("https://127.0.0.1:9", bad),
+    )
+    .await;
+    let app = app_with_secret(client, secret_id, Duration::from_secs(300));
+    let (logs, guard) = Logs::capture();
+    let (status, body) = deliver(&app, "apigw-http", "ping").await;
+    drop(guard);
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (500, Some("configuration_unavailable"))
+    );
+    assert!(
+        logs.text()
+            .contains("admin_ca_pem certificate 1 is not a usable"),
+        "{}",
+        logs.text()
+    );
+    logs.assert_free_of(&["bm90LWEtY2VydGlmaWNhdGU"]);
+    assert!(!body.to_string().contains("bm90LWEtY2VydGlmaWNhdGU"));
+}
+
+// ----- bounded reads -----------------------------------------------------------------------
+
+/// Longest a delivery may wait for the configuration: one bounded read, and scheduling slack.
+fn read_bound() -> Duration {
+    tls::SECRETS_MANAGER_BOUND.total + Duration::from_secs(1)
+}
+
+/// A loopback relay to moto that can go silent, as a misrouted VPC endpoint, a proxy or a
+/// network appliance does: it then accepts connections and reads, and never answers.
+struct Relay {
+    url: String,
+    silent: Arc<AtomicBool>,
+    accepted: Arc<AtomicUsize>,
+}
+
+impl Relay {
+    /// Relays to moto until [`Self::go_silent`]; with `silent`, from the start.
+    async fn start(silent: bool) -> Self {
+        moto();
+        let upstream = std::env::var("AWS_ENDPOINT_URL")
+            .expect("moto's URL")
+            .trim_start_matches("http://")
+            .to_owned();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        let silent = Arc::new(AtomicBool::new(silent));
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let (flag, count) = (Arc::clone(&silent), Arc::clone(&accepted));
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                count.fetch_add(1, Ordering::SeqCst);
+                let (flag, upstream) = (Arc::clone(&flag), upstream.clone());
+                tokio::spawn(relay(client, upstream, flag));
+            }
+        });
+        Self {
+            url,
+            silent,
+            accepted,
+        }
+    }
+
+    fn go_silent(&self) {
+        self.silent.store(true, Ordering::SeqCst);
+    }
+
+    fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
+    }
+
+    async fn client(&self) -> aws_sdk_secretsmanager::Client {
+        let config = tls::aws_config_loader()
+            .endpoint_url(&self.url)
+            .load()
+            .await;
+        aws_sdk_secretsmanager::Client::new(&config)
+    }
+}
+
+async fn relay(client: tokio::net::TcpStream, upstream: String, silent: Arc<AtomicBool>) {
+    let (mut from_client, mut to_client) = client.into_split();
+    let mut chunk = vec![0u8; 16 * 1024];
+    let moto = if silent.load(Ordering::SeqCst) {
+        None
+    } else {
+        tokio::net::TcpStream::connect(&upstream).await.ok()
+    };
+    let Some(moto) = moto else {
+        // Silent from the start: read everything, answer nothing.
+        while matches!(from_client.read(&mut chunk).await, Ok(n) if n > 0) {}
+        return;
+    };
+    let (mut from_moto, mut to_moto) = moto.into_split();
+    let flag = Arc::clone(&silent);
+    tokio::spawn(async move {
+        let mut chunk = vec![0u8; 16 * 1024];
+        while let Ok(n @ 1..) = from_moto.read(&mut chunk).await {
+            if !flag.load(Ordering::SeqCst) && to_client.write_all(&chunk[..n]).await.is_err() {
+                return;
+            }
+        }
+    });
+    while let Ok(n @ 1..) = from_client.read(&mut chunk).await {
+        // Once silent, what the client sends goes nowhere.
+        if !silent.load(Ordering::SeqCst) && to_moto.write_all(&chunk[..n]).await.is_err() {
+            return;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_silent_secrets_manager_is_configuration_unavailable_within_the_bound_when_cold() {
+    let relay = Relay::start(true).await;
+    let porta = Porta::with_fixture_tokens().await;
+    let app = app_with_secret(
+        relay.client().await,
+        "threescale/silent",
+        Duration::from_secs(300),
+    );
+    let (logs, guard) = Logs::capture();
+    let started = Instant::now();
+    let (status, body) = deliver(&app, "apigw-http", "application-created").await;
+    let took = started.elapsed();
+    drop(guard);
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (500, Some("configuration_unavailable"))
+    );
+    assert!(took <= read_bound(), "{took:?}");
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(message.contains("Secrets Manager timed out"), "{message}");
+    assert!(!message.contains("threescale/silent") && !logs.text().contains("threescale/silent"));
+    assert!(relay.accepted() >= 1, "it did reach the silent endpoint");
+    assert_eq!(porta.requests().await.len(), 0);
+}
+
+#[tokio::test]
+async fn a_refresh_from_a_silent_secrets_manager_keeps_serving_the_cached_configuration() {
+    let relay = Relay::start(false).await;
+    let client = relay.client().await;
+    let secret_id = "threescale/goes-silent";
+    let porta = Porta::with_fixture_tokens().await;
+    create_secret(
+        &client,
+        secret_id,
+        &secret_json(porta.url(), Some(WEBHOOK_SECRET)),
+    )
+    .await;
+    let ttl = Duration::from_secs(1);
+    let app = Arc::new(app_with_secret(client, secret_id, ttl));
+    let warm = deliver(&app, "apigw-http", "application-created").await;
+    assert_eq!(warm, (200, serde_json::json!({"outcome": "revoked"})));
+
+    relay.go_silent();
+    tokio::time::sleep(ttl + Duration::from_millis(100)).await;
+    // One delivery refreshes (and waits for it, bounded); those beside it take the cached value.
+    let started = Instant::now();
+    let (refreshing, beside) =
+        tokio::join!(deliver(&app, "apigw-http", "application-created"), async {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let started = Instant::now();
+            (
+                deliver(&app, "apigw-http", "application-created").await,
+                started.elapsed(),
+            )
+        });
+    let took = started.elapsed();
+    let already = (200, serde_json::json!({"outcome": "already_revoked"}));
+    assert_eq!(refreshing, already, "the cached admin_url still reached");
+    assert_eq!(beside.0, already);
+    assert!(took <= read_bound(), "{took:?}");
+    assert!(
+        beside.1 < tls::SECRETS_MANAGER_BOUND.attempt,
+        "a delivery beside the refresh does not wait for it: {:?}",
+        beside.1
+    );
+    // The stale value is trusted for another TTL: no read, no wait.
+    let accepted = relay.accepted();
+    let started = Instant::now();
+    assert_eq!(
+        deliver(&app, "apigw-http", "application-created").await,
+        already
+    );
+    assert!(started.elapsed() < tls::SECRETS_MANAGER_BOUND.attempt);
+    assert_eq!(relay.accepted(), accepted);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn eight_concurrent_cold_deliveries_share_one_bounded_read() {
+    let relay = Relay::start(true).await;
+    let app = Arc::new(app_with_secret(
+        relay.client().await,
+        "threescale/silent-burst",
+        Duration::from_secs(300),
+    ));
+    let mut deliveries = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let app = Arc::clone(&app);
+        deliveries.spawn(async move {
+            let started = Instant::now();
+            let answer = deliver(&app, "apigw-rest", "application-created").await;
+            (answer, started.elapsed())
+        });
+    }
+    let answers = deliveries.join_all().await;
+    assert_eq!(answers.len(), 8);
+    for ((status, body), took) in &answers {
+        assert_eq!(
+            (*status, body["error"].as_str()),
+            (500, Some("configuration_unavailable"))
+        );
+        assert!(*took <= read_bound(), "{took:?}");
+    }
+    let attempts = usize::try_from(tls::SECRETS_MANAGER_BOUND.attempts).expect("small");
+    assert!(
+        relay.accepted() <= attempts,
+        "one read for all eight ({} connections)",
+        relay.accepted()
+    );
 }
