@@ -202,3 +202,67 @@ async fn each_sweep_writes_one_emf_line_and_a_sweep_that_cannot_work_counts_as_f
     assert_eq!(seen, [1, 1, 2]);
     assert!(!porta.is_alive(TOKEN).await);
 }
+
+#[tokio::test]
+async fn a_tls_failure_counts_as_a_failed_revocation_and_a_failed_tls_ping_does_not() {
+    let ca = common::certs::TestCa::new("Acme Corporate Root CA");
+    let server = ca.loopback();
+    let porta = Porta::tls_with_fixture_tokens(&server).await;
+    let (sink, lines) = capture();
+    // No CA given: the certificate is not trusted.
+    let app = app(porta.url(), Some(WEBHOOK_SECRET), &[]).with_metrics(sink);
+    assert_eq!(
+        deliver(&app, "apigw-http", "application-created").await.0,
+        502
+    );
+    assert_eq!(deliver(&app, "apigw-http", "ping").await.0, 502);
+    let parsed: Vec<Value> = lines
+        .lock()
+        .expect("lines")
+        .iter()
+        .map(|l| assert_valid_emf(l))
+        .collect();
+    assert_eq!(
+        (&parsed[0]["Outcome"], &parsed[0]["FailedRevocations"]),
+        (&json!("admin_tls_failed"), &json!(1))
+    );
+    assert_eq!(
+        (&parsed[1]["Outcome"], &parsed[1]["FailedRevocations"]),
+        (&json!("admin_url_tls_failed"), &json!(0))
+    );
+}
+
+/// The template's saved query leaves out exactly the 5xx outcomes the metric does not count:
+/// the failed Pings.
+#[test]
+fn the_saved_failed_revocations_query_leaves_out_exactly_the_failed_pings() {
+    use access_token_revoker::Outcome;
+    use access_token_revoker::admin_api::TlsFailure;
+    let template = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("template.yaml"),
+    )
+    .expect("template.yaml");
+    let list = template
+        .split("fields.outcome not in [")
+        .nth(1)
+        .and_then(|rest| rest.split(']').next())
+        .expect("the failed-revocations query's exclusions");
+    let mut excluded: Vec<&str> = list
+        .split(',')
+        .map(|n| n.trim().trim_matches('"'))
+        .collect();
+    excluded.sort_unstable();
+    let mut pings: Vec<&str> = [
+        Outcome::PingUnreachable(String::new()),
+        Outcome::PingNotThreescale(String::new()),
+        Outcome::PingTlsFailed(TlsFailure::NotTrusted),
+        Outcome::AdminTlsFailed(TlsFailure::NotTrusted),
+        Outcome::AdminApiUnavailable,
+    ]
+    .iter()
+    .filter(|o| o.status().is_server_error() && !o.is_failed_revocation())
+    .map(Outcome::name)
+    .collect();
+    pings.sort_unstable();
+    assert_eq!(excluded, pings);
+}
