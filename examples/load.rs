@@ -112,7 +112,10 @@ async fn respond(
         429 => "Too Many Requests",
         _ => "Other",
     };
-    let mut out = format!("HTTP/1.1 {status} {reason}\r\ncontent-length: {}\r\n", body.len());
+    let mut out = format!(
+        "HTTP/1.1 {status} {reason}\r\ncontent-length: {}\r\n",
+        body.len()
+    );
     for (name, value) in headers {
         out.push_str(&format!("{name}: {value}\r\n"));
     }
@@ -195,7 +198,10 @@ impl Porta {
     fn answer(&self, request: &Request) -> (u16, Vec<(&'static str, String)>, Vec<u8>) {
         let json = || vec![("content-type", "application/json; charset=utf-8".to_owned())];
         if self.storm.load(Ordering::Relaxed)
-            && self.answers.fetch_add(1, Ordering::Relaxed) % 2 == 0
+            && self
+                .answers
+                .fetch_add(1, Ordering::Relaxed)
+                .is_multiple_of(2)
         {
             self.throttled.fetch_add(1, Ordering::Relaxed);
             let mut headers = json();
@@ -233,11 +239,7 @@ impl Porta {
                 .iter()
                 .copied()
                 .find(|id| Some(*id) == ruby_to_i(key))
-                .or_else(|| {
-                    own.iter()
-                        .copied()
-                        .find(|id| state.tokens[id].value == key)
-                });
+                .or_else(|| own.iter().copied().find(|id| state.tokens[id].value == key));
             let Some(target) = target else {
                 return (404, json(), NOT_FOUND.to_vec());
             };
@@ -443,8 +445,8 @@ impl Function {
 
     /// (VmRSS, VmHWM) in KiB: the resident set now, and its peak.
     fn rss_kib(&self) -> (u64, u64) {
-        let status =
-            std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
         let field = |name: &str| {
             status
                 .lines()
@@ -579,6 +581,8 @@ async fn deliver(
 struct Row {
     name: String,
     deliveries: usize,
+    /// Deliveries sent again after a 5xx, as 3scale retries them.
+    retries: usize,
     in_flight: usize,
     outcomes: Vec<(String, usize)>,
     p50: Duration,
@@ -613,7 +617,9 @@ fn summarize(row: &mut Row, results: &[Delivered], wall: Duration) {
     row.per_second = results.len() as f64 / wall.as_secs_f64();
     let mut counts: HashMap<String, usize> = HashMap::new();
     for d in results {
-        *counts.entry(format!("{} {}", d.outcome, d.status)).or_default() += 1;
+        *counts
+            .entry(format!("{} {}", d.outcome, d.status))
+            .or_default() += 1;
     }
     let mut outcomes: Vec<(String, usize)> = counts.into_iter().collect();
     outcomes.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
@@ -664,7 +670,7 @@ async fn burst(setup: &Setup, n: u64, in_flight: usize) -> Row {
     let limit = Arc::new(Semaphore::new(in_flight));
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for token in tokens.iter().cloned() {
+    for token in tokens.clone() {
         let permit = Arc::clone(&limit).acquire_owned().await.expect("semaphore");
         let (runtime, deliveries, porta) = (
             Arc::clone(&runtime),
@@ -692,7 +698,10 @@ async fn burst(setup: &Setup, n: u64, in_flight: usize) -> Row {
     summarize(&mut row, &results, wall);
     let revoked = results.iter().filter(|d| d.outcome == "revoked").count();
     row.checks = vec![
-        ("every delivery revoked".to_owned(), revoked == results.len()),
+        (
+            "every delivery revoked".to_owned(),
+            revoked == results.len(),
+        ),
         (
             "every token dead".to_owned(),
             tokens.iter().all(|t| !porta.is_alive(t)),
@@ -720,7 +729,7 @@ async fn storm(setup: &Setup, n: u64, in_flight: usize) -> Row {
     while !round.is_empty() && rounds < 6 {
         rounds += 1;
         let mut tasks = Vec::new();
-        for token in round.iter().cloned() {
+        for token in round.clone() {
             let permit = Arc::clone(&limit).acquire_owned().await.expect("semaphore");
             let (runtime, deliveries, porta) = (
                 Arc::clone(&runtime),
@@ -728,8 +737,7 @@ async fn storm(setup: &Setup, n: u64, in_flight: usize) -> Row {
                 Arc::clone(&porta),
             );
             tasks.push(tokio::spawn(async move {
-                let delivered =
-                    deliver(&runtime, &deliveries, &token, |t| porta.is_alive(t)).await;
+                let delivered = deliver(&runtime, &deliveries, &token, |t| porta.is_alive(t)).await;
                 drop(permit);
                 (token, delivered)
             }));
@@ -753,9 +761,11 @@ async fn storm(setup: &Setup, n: u64, in_flight: usize) -> Row {
         ..Row::default()
     };
     summarize(&mut row, &results, wall);
-    let allowed = results.iter().all(|d| {
-        d.outcome == "revoked" || d.outcome == "already_revoked" || d.status >= 500
-    });
+    row.deliveries = tokens.len();
+    row.retries = results.len() - tokens.len();
+    let allowed = results
+        .iter()
+        .all(|d| d.outcome == "revoked" || d.outcome == "already_revoked" || d.status >= 500);
     let alive_after = tokens.iter().filter(|t| porta.is_alive(t)).count();
     row.checks = vec![
         (
@@ -816,7 +826,10 @@ async fn sequence(setup: &Setup, name: &str, n: u64, warm: u64) -> Row {
     summarize(&mut row, &results, wall);
     let revoked = results.iter().filter(|d| d.outcome == "revoked").count();
     row.checks = vec![
-        ("every delivery revoked".to_owned(), revoked == results.len()),
+        (
+            "every delivery revoked".to_owned(),
+            revoked == results.len(),
+        ),
         (
             "no other token touched".to_owned(),
             porta.deleted_other() == 0 && bystanders.iter().all(|t| porta.is_alive(t)),
@@ -846,7 +859,9 @@ async fn external(setup: &Setup, admin_url: &str, n: u64) -> Row {
     let runtime = RuntimeApi::start().await;
     let mut function = Function::start(&setup.binary, &runtime.address, admin_url, 1);
     let deliveries = Deliveries::load();
-    let address = admin_url.trim_start_matches("http://").trim_end_matches('/');
+    let address = admin_url
+        .trim_start_matches("http://")
+        .trim_end_matches('/');
     let mut results = Vec::new();
     let mut tokens = Vec::new();
     for i in 0..n {
@@ -947,10 +962,14 @@ fn print_table(rows: &[Row]) {
             .iter()
             .map(|(c, ok)| format!("{}{c}", if *ok { "" } else { "FAILED: " }))
             .collect();
+        let deliveries = match row.retries {
+            0 => row.deliveries.to_string(),
+            retries => format!("{} + {retries} retried", row.deliveries),
+        };
         println!(
             "| {} | {} | {} | {} | {} | {} | {:.0} | {} | {} | {} |",
             row.name,
-            row.deliveries,
+            deliveries,
             row.in_flight,
             ms(row.p50),
             ms(row.p99),
