@@ -34,8 +34,10 @@ Control endpoints for tests live under /__stand_in/ (porta has nothing there):
                              -> {"id": N}
   GET  /__stand_in/tokens    the live tokens
   POST /__stand_in/faults    [{"method"?, "path"? (regex), "status"?, "body"?, "headers"?,
-                               "delay_ms"?, "times"?, "after"?}]: answered instead of porta, in
-                             order; with "after": true porta acts first and its answer is replaced
+                               "delay_ms"?, "gate"?, "times"?, "after"?}]: answered instead of
+                             porta, in order; with "after": true porta acts first and its answer
+                             is replaced; with "gate": NAME the request waits until that gate opens
+  POST /__stand_in/gates     {"open": NAME}
   POST /__stand_in/release   {"release": "2.15" | "2.16" | "master"}: which porta to be
   POST /__stand_in/hosts     {"admin": HOST, "other_tenants": [HOST...]}: whose domain is which
   GET  /__stand_in/requests  every porta request received: method, path, query, auth kind and
@@ -119,6 +121,7 @@ class Porta:
         self.release = "master"  # "2.15" drops expires_at; POST /__stand_in/release
         self.admin_host = "127.0.0.1"  # this tenant's admin domain; POST /__stand_in/hosts
         self.other_tenants = set()  # other tenants' admin domains: none of our tokens there
+        self.gates = {}  # name -> threading.Event; a fault with "gate" waits for it
         forced = os.environ.get("FAKE_ADMIN_STATUS")
         if forced:
             self.faults.append({"status": int(forced), "times": None,
@@ -170,6 +173,10 @@ class Porta:
         token = next((t for t in self.tokens.values() if t["value"] == value), None)
         return None if token is None or expired(token) else token
 
+    def gate(self, name):
+        with self.lock:
+            return self.gates.setdefault(str(name), threading.Event())
+
     def take_fault(self, method, path):
         with self.lock:
             for fault in self.faults:
@@ -220,6 +227,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                  "client_port": self.client_address[1]})
         fault = self.porta.take_fault(method, url.path) or {}
         time.sleep(fault.get("delay_ms", 0) / 1000)
+        if "gate" in fault:  # held until the test opens it: ordering without timing
+            self.porta.gate(fault["gate"]).wait(60)
         if "status" in fault and not fault.get("after"):
             return self.answer(fault["status"], fault.get("body"), fault.get("headers"))
         status, payload = self.porta_answer(method, url.path, token_value)
@@ -414,6 +423,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 with porta.lock:
                     # One answer each unless "times" says otherwise; "times": null is for ever.
                     porta.faults.extend(dict({"times": 1}, **fault) for fault in data)
+                return self.answer(204, None)
+            if (method, path) == ("POST", "/__stand_in/gates"):
+                porta.gate(data["open"]).set()
                 return self.answer(204, None)
             if (method, path) == ("POST", "/__stand_in/hosts"):
                 with porta.lock:
