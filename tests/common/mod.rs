@@ -176,9 +176,12 @@ impl Drop for Capture {
     }
 }
 
+/// One capture's buffer.
+type Sink = Arc<Mutex<Vec<u8>>>;
+
 /// Buffers of the captures under way; the global subscriber writes every line to each.
-fn other_threads() -> &'static Mutex<Vec<Arc<Mutex<Vec<u8>>>>> {
-    static SINKS: std::sync::OnceLock<Mutex<Vec<Arc<Mutex<Vec<u8>>>>>> = std::sync::OnceLock::new();
+fn other_threads() -> &'static Mutex<Vec<Sink>> {
+    static SINKS: std::sync::OnceLock<Mutex<Vec<Sink>>> = std::sync::OnceLock::new();
     SINKS.get_or_init(|| {
         // Threads with no subscriber of their own (runtime workers, blocking pools) log here.
         let subscriber = tracing_subscriber::fmt()
