@@ -313,3 +313,116 @@ async fn a_failed_clear_is_logged_and_counted_but_the_answer_stands() {
             .is_some_and(|e| e.to_string().contains("CLEAR_TOKEN_FIELD"))
     );
 }
+
+#[tokio::test]
+async fn a_permanent_failure_first_never_stalls_the_sweep() {
+    let porta = Porta::with_fixture_tokens().await;
+    // A read-only token can never revoke itself: token_not_revocable, on every sweep.
+    let stuck = "0ddba11c0ffee0ddba11c0ffee0ddba11";
+    porta
+        .add(json!({"id": 301, "value": stuck, "permission": "ro"}))
+        .await;
+    for (n, token) in OUTAGE_TOKENS.iter().take(2).enumerate() {
+        porta.add(json!({"id": 201 + n, "value": token})).await;
+    }
+    porta
+        .add_failures(json!([
+            {"time": porta_time(90), "event": created_event(10, stuck)},
+            {"time": porta_time(80), "event": created_event(11, OUTAGE_TOKENS[0])},
+            {"time": porta_time(70), "event": created_event(12, OUTAGE_TOKENS[1])},
+        ]))
+        .await;
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let kept = std::sync::Arc::clone(&lines);
+    let app = app(
+        porta.url(),
+        Some(WEBHOOK_SECRET),
+        &[("MAINTENANCE_TOKEN", MAINTENANCE)],
+    )
+    .with_metrics(access_token_revoker::metrics::MetricsSink::new(
+        "t",
+        move |l| kept.lock().expect("lines").push(l.to_owned()),
+    ));
+
+    for sweep in 1..=2 {
+        let summary = run_sweep(&app).await;
+        assert_eq!(
+            (summary["failed"].as_u64(), summary["deleted"].as_u64()),
+            (Some(1), Some(0)),
+            "sweep {sweep}: {summary}"
+        );
+        for token in OUTAGE_TOKENS.iter().take(2) {
+            assert!(!porta.is_alive(token).await, "sweep {sweep}");
+        }
+        assert!(porta.is_alive(stuck).await);
+        assert_eq!(
+            porta.failures().await.len(),
+            3,
+            "the failed entry stays filed"
+        );
+        // 90 minutes old, and counted once per sweep.
+        assert!(summary["oldest_unhandled_age_s"].as_u64() >= Some(89 * 60));
+        let sweeps: Vec<Value> = lines
+            .lock()
+            .expect("lines")
+            .iter()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|l| l.get("SweepFailedEntries").is_some())
+            .collect();
+        assert_eq!(sweeps.len(), sweep);
+        let counted: u64 = sweeps
+            .iter()
+            .filter_map(|l| l["SweepFailedEntries"].as_u64())
+            .sum();
+        assert_eq!(counted, sweep as u64, "the count goes up");
+        assert!(sweeps[sweep - 1]["OldestUnhandledFailureAge"].as_u64() >= Some(89 * 60));
+    }
+}
+
+#[tokio::test]
+async fn a_forged_delivery_naming_another_application_clears_nothing() {
+    let porta = Porta::with_fixture_tokens().await;
+    let theirs = "7e57ab1e7e57ab1e7e57ab1e7e57ab1e";
+    porta.add(json!({"id": 401, "value": theirs})).await;
+    porta
+        .add_application(
+            77,
+            2_445_583_467_891,
+            json!({"token_value": theirs, "token_id": "401"}),
+        )
+        .await;
+    // No webhook secret, and a body naming application 77 with a token of its own choosing.
+    let app = app(
+        porta.url(),
+        None,
+        &[
+            ("MAINTENANCE_TOKEN", MAINTENANCE),
+            ("CLEAR_TOKEN_FIELD", "true"),
+        ],
+    );
+    let forged = created_event(77, TOKEN);
+    let request = edited_request("apigw-http", "application-created", |e| {
+        set_text_body(e, &forged)
+    });
+    let (logs, guard) = Logs::capture();
+    let (status, _) = read(&app.respond(&request).await);
+    drop(guard);
+
+    assert_eq!(status, 200);
+    assert_eq!(
+        porta.extra_fields(77).await,
+        json!({"token_value": theirs, "token_id": "401"}),
+        "another token's value is never wiped"
+    );
+    assert!(porta.is_alive(theirs).await);
+    assert_eq!(logs.audit_lines()[0]["token_field_cleared"], false);
+    assert!(logs.text().contains("does not hold this token"));
+    logs.assert_free_of(&[TOKEN, theirs, MAINTENANCE]);
+    let puts = porta
+        .calls()
+        .await
+        .iter()
+        .filter(|c| c.starts_with("PUT "))
+        .count();
+    assert_eq!(puts, 0, "nothing written");
+}
