@@ -51,6 +51,9 @@ pub enum Outcome {
     PingNotThreescale(String),
     /// Ping: TLS with `admin_url` failed: which way.
     PingTlsFailed(TlsFailure),
+    /// Ping: a 3scale admin API, but the maintenance token's listing was not answered 200, so
+    /// not this tenant's admin portal (or a dead maintenance token): what came back.
+    PingNotTenantAdmin(String),
 }
 
 impl Outcome {
@@ -76,6 +79,7 @@ impl Outcome {
             | Self::PingUnreachable(_)
             | Self::PingNotThreescale(_)
             | Self::PingTlsFailed(_) => StatusCode::BAD_GATEWAY,
+            Self::PingNotTenantAdmin(_) => StatusCode::BAD_GATEWAY,
         }
     }
 
@@ -112,6 +116,7 @@ impl Outcome {
             Self::PingUnreachable(_) => "admin_api_unreachable",
             Self::PingNotThreescale(_) => "admin_url_not_3scale",
             Self::PingTlsFailed(_) => "admin_url_tls_failed",
+            Self::PingNotTenantAdmin(_) => "admin_url_not_tenant_admin",
         }
     }
 
@@ -160,6 +165,10 @@ impl Outcome {
                 "admin_url is not a 3scale admin portal: \
                  GET /admin/api/personal/access_tokens.json without a token {what}; 3scale's \
                  admin API answers 403 {{\"error\":\"Access denied\"}}"
+            ),
+            Self::PingNotTenantAdmin(what) => format!(
+                "admin_url answers as a 3scale admin API, but not as this tenant's admin portal: \
+                 {what}"
             ),
         };
         json!({"error": self.name(), "message": message})

@@ -1,7 +1,7 @@
 //! The admin portal configuration from AWS Secrets Manager: a JSON secret, its shape, and a
 //! per-instance cache whose reads are bounded and shared.
 
-use crate::portal::{AdminPortal, PortalSource, SourceError};
+use crate::portal::{AdminPortal, PortalSource, SecretRequirements, SourceError};
 use crate::tls::{AdminCa, SECRETS_MANAGER_BOUND};
 use aws_sdk_secretsmanager::Client as SecretsManagerClient;
 use aws_sdk_secretsmanager::error::SdkError;
@@ -18,6 +18,7 @@ pub struct SecretsManagerPortal {
     client: SecretsManagerClient,
     secret_id: String,
     ttl: Duration,
+    requirements: SecretRequirements,
     // Held only to look or to store, never across a read: a slow Secrets Manager must not
     // queue every delivery of the instance behind it.
     cache: Mutex<Cache>,
@@ -40,8 +41,15 @@ impl SecretsManagerPortal {
             client,
             secret_id: secret_id.into(),
             ttl,
+            requirements: SecretRequirements::default(),
             cache: Mutex::default(),
         }
+    }
+
+    /// Refuses a secret that lacks what `requirements` name, as a bad secret.
+    pub fn requiring(mut self, requirements: SecretRequirements) -> Self {
+        self.requirements = requirements;
+        self
     }
 
     fn cache(&self) -> std::sync::MutexGuard<'_, Cache> {
@@ -63,7 +71,9 @@ impl SecretsManagerPortal {
         let json = output
             .secret_string()
             .ok_or_else(|| SourceError::BadSecret("the secret has no SecretString".to_owned()))?;
-        portal_from_secret(json)
+        let portal = portal_from_secret(json)?;
+        self.requirements.check(&portal)?;
+        Ok(portal)
     }
 
     /// Reads the secret and stores what it gives: a new value, or the cached one kept.
