@@ -88,7 +88,10 @@ impl Outcome {
         self.status().is_server_error()
             && !matches!(
                 self,
-                Self::PingUnreachable(_) | Self::PingNotThreescale(_) | Self::PingTlsFailed(_)
+                Self::PingUnreachable(_)
+                    | Self::PingNotThreescale(_)
+                    | Self::PingNotTenantAdmin(_)
+                    | Self::PingTlsFailed(_)
             )
     }
 

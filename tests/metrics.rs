@@ -255,6 +255,7 @@ fn the_saved_failed_revocations_query_leaves_out_exactly_the_failed_pings() {
     let mut pings: Vec<&str> = [
         Outcome::PingUnreachable(String::new()),
         Outcome::PingNotThreescale(String::new()),
+        Outcome::PingNotTenantAdmin(String::new()),
         Outcome::PingTlsFailed(TlsFailure::NotTrusted),
         Outcome::AdminTlsFailed(TlsFailure::NotTrusted),
         Outcome::AdminApiUnavailable,
