@@ -64,6 +64,16 @@ fn assert_valid_emf(line: &str) -> Value {
     root
 }
 
+/// Every line kept so far, each checked by [`assert_valid_emf`].
+fn all_valid_emf(lines: &Mutex<Vec<String>>) -> Vec<Value> {
+    lines
+        .lock()
+        .expect("lines")
+        .iter()
+        .map(|l| assert_valid_emf(l))
+        .collect()
+}
+
 fn metric_names(line: &Value) -> Vec<String> {
     line["_aws"]["CloudWatchMetrics"][0]["Metrics"]
         .as_array()
@@ -135,12 +145,7 @@ async fn every_5xx_delivery_counts_as_a_failed_revocation_and_a_failed_ping_does
         .await,
     );
     assert_eq!(status, 401);
-    let parsed: Vec<Value> = lines
-        .lock()
-        .expect("lines")
-        .iter()
-        .map(|l| assert_valid_emf(l))
-        .collect();
+    let parsed = all_valid_emf(&lines);
     assert_eq!(parsed[0]["Outcome"], "admin_api_unavailable");
     assert_eq!(parsed[0]["FailedRevocations"], 1);
     assert_eq!(parsed[1]["Outcome"], "unauthorized");
@@ -216,12 +221,7 @@ async fn a_tls_failure_counts_as_a_failed_revocation_and_a_failed_tls_ping_does_
         502
     );
     assert_eq!(deliver(&app, "apigw-http", "ping").await.0, 502);
-    let parsed: Vec<Value> = lines
-        .lock()
-        .expect("lines")
-        .iter()
-        .map(|l| assert_valid_emf(l))
-        .collect();
+    let parsed = all_valid_emf(&lines);
     assert_eq!(
         (&parsed[0]["Outcome"], &parsed[0]["FailedRevocations"]),
         (&json!("admin_tls_failed"), &json!(1))

@@ -70,6 +70,19 @@ fn set(name: &str, value: &str) {
     unsafe { std::env::set_var(name, value) };
 }
 
+/// The function reading its configuration through `client`, built now (so with the
+/// proxy variables as they are now).
+fn app_reading(
+    client: aws_sdk_secretsmanager::Client,
+) -> App<SecretsManagerPortal, AdminApiClient> {
+    let secret_id = "threescale/behind-a-proxy";
+    App::new(
+        settings(&[("THREESCALE_SECRET_ID", secret_id)]),
+        SecretsManagerPortal::new(client, secret_id, Duration::from_secs(300)),
+        AdminApiClient::new(fast_retries()).expect("client"),
+    )
+}
+
 fn lines(seen: &Mutex<Vec<String>>) -> Vec<String> {
     seen.lock().unwrap().clone()
 }
@@ -111,16 +124,9 @@ async fn both_clients_go_through_https_proxy_unless_no_proxy_says_otherwise() {
     assert_eq!(lines(&seen), vec![tunnel.clone()], "one tunnel, kept alive");
 
     // Secrets Manager: the SDK's request goes to the proxy too.
-    let config = tls::aws_config_loader().load().await;
-    let from_secret = App::new(
-        settings(&[("THREESCALE_SECRET_ID", "threescale/behind-a-proxy")]),
-        SecretsManagerPortal::new(
-            aws_sdk_secretsmanager::Client::new(&config),
-            "threescale/behind-a-proxy",
-            Duration::from_secs(300),
-        ),
-        AdminApiClient::new(fast_retries()).expect("client"),
-    );
+    let from_secret = app_reading(aws_sdk_secretsmanager::Client::new(
+        &tls::aws_config_loader().load().await,
+    ));
     let (status, _) = deliver(&from_secret, "apigw-http", "ping").await;
     assert_eq!(status, 500, "the proxy answers 502 for Secrets Manager");
     let forwarded = lines(&seen);
@@ -144,16 +150,9 @@ async fn both_clients_go_through_https_proxy_unless_no_proxy_says_otherwise() {
         deliver(&direct, "apigw-http", "ping").await,
         (200, json!({"outcome": "pong"}))
     );
-    let config = tls::aws_config_loader().load().await;
-    let direct_secret = App::new(
-        settings(&[("THREESCALE_SECRET_ID", "threescale/direct")]),
-        SecretsManagerPortal::new(
-            aws_sdk_secretsmanager::Client::new(&config),
-            "threescale/direct",
-            Duration::from_secs(300),
-        ),
-        AdminApiClient::new(fast_retries()).expect("client"),
-    );
+    let direct_secret = app_reading(aws_sdk_secretsmanager::Client::new(
+        &tls::aws_config_loader().load().await,
+    ));
     let (status, body) = deliver(&direct_secret, "apigw-http", "ping").await;
     assert_eq!(status, 500);
     assert!(

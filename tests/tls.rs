@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::certs::{TestCa, Validity};
+use common::certs::{ServerFiles, TestCa, Validity};
 use common::porta::LONG_LIVED;
 use common::*;
 use serde_json::json;
@@ -29,41 +29,12 @@ fn app_for(
     app(porta.url(), Some(WEBHOOK_SECRET), &vars)
 }
 
-/// `ca`'s certificate in a file of its own, as `THREESCALE_ADMIN_CA_FILE` names it.
-fn ca_file(ca: &TestCa) -> (tempdir::Dir, std::path::PathBuf) {
-    let dir = tempdir::Dir::new();
-    let path = dir.path().join("ca.pem");
+/// `ca`'s certificate in a file of its own, as `THREESCALE_ADMIN_CA_FILE` names it, beside
+/// the server's certificate (and removed with it).
+fn ca_file(ca: &TestCa, beside: &ServerFiles) -> std::path::PathBuf {
+    let path = beside.dir().join("ca.pem");
     std::fs::write(&path, &ca.pem).expect("CA file");
-    (dir, path)
-}
-
-mod tempdir {
-    /// A temporary folder, removed on drop.
-    pub struct Dir(std::path::PathBuf);
-
-    impl Dir {
-        pub fn new() -> Self {
-            use std::sync::atomic::{AtomicUsize, Ordering};
-            static NEXT: AtomicUsize = AtomicUsize::new(0);
-            let path = std::env::temp_dir().join(format!(
-                "revoker-ca-{}-{}",
-                std::process::id(),
-                NEXT.fetch_add(1, Ordering::Relaxed)
-            ));
-            std::fs::create_dir_all(&path).expect("temp dir");
-            Self(path)
-        }
-
-        pub fn path(&self) -> &std::path::Path {
-            &self.0
-        }
-    }
-
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
+    path
 }
 
 /// A delivery and a Ping both fail with `failure` (`tls_…` in the audit line), the message
@@ -121,7 +92,7 @@ async fn a_private_ca_file_gives_pong_then_a_verified_revocation_on_one_connecti
     let ca = TestCa::new("Acme Corporate Root CA");
     let server = ca.loopback();
     let porta = Porta::tls_with_fixture_tokens(&server).await;
-    let (_dir, file) = ca_file(&ca);
+    let file = ca_file(&ca, &server);
     let app = app_for(&porta, Some(&file));
     assert!(porta.url().starts_with("https://"));
 
@@ -172,7 +143,7 @@ async fn another_ca_than_the_one_given_is_not_trusted_either() {
     let other = TestCa::new("Some Other CA");
     let server = ca.loopback();
     let porta = Porta::tls_with_fixture_tokens(&server).await;
-    let (_dir, file) = ca_file(&other);
+    let file = ca_file(&other, &server);
     refused_the_same_way(&porta, Some(&file), "tls_not_trusted", "not trusted").await;
 }
 
@@ -181,7 +152,7 @@ async fn a_certificate_for_another_host_is_a_name_mismatch() {
     let ca = TestCa::new("Acme Corporate Root CA");
     let server = ca.issue(&["acme-admin.example.com"], Validity::Current);
     let porta = Porta::tls_with_fixture_tokens(&server).await;
-    let (_dir, file) = ca_file(&ca);
+    let file = ca_file(&ca, &server);
     refused_the_same_way(&porta, Some(&file), "tls_name_mismatch", "name mismatch").await;
 }
 
@@ -190,7 +161,7 @@ async fn an_expired_certificate_is_expired() {
     let ca = TestCa::new("Acme Corporate Root CA");
     let server = ca.issue(&["127.0.0.1", "localhost"], Validity::Expired);
     let porta = Porta::tls_with_fixture_tokens(&server).await;
-    let (_dir, file) = ca_file(&ca);
+    let file = ca_file(&ca, &server);
     refused_the_same_way(
         &porta,
         Some(&file),
@@ -228,8 +199,8 @@ async fn plain_http_behind_an_https_admin_url_is_a_handshake_failure() {
 
 #[tokio::test]
 async fn a_ca_file_that_is_not_pem_stops_the_start_naming_the_variable_only() {
-    let dir = tempdir::Dir::new();
-    let path = dir.path().join("ca.pem");
+    let server = TestCa::new("Acme Corporate Root CA").loopback();
+    let path = server.dir().join("ca.pem");
     std::fs::write(
         &path,
         "-----BEGIN CERTIFICATE-----\nc2VjcmV0LWlzaA==\n-----END CERTIFICATE-----\n",
