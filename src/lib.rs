@@ -3,10 +3,13 @@
 
 // Top to bottom: the invocation router and its doors (the HTTP edge, the sweep), the App they
 // share, the decision, the records (outcome, audit, metrics), then the parts (admin API,
-// configuration, decoder, secrets).
+// configuration, decoder, secrets). `cli` is the other door, `revoker`'s, beside them all: the
+// Lambda never calls it.
 pub mod admin_api;
 pub mod app;
 pub mod audit;
+#[cfg(feature = "secrets-manager")]
+pub mod cli;
 pub mod decision;
 pub mod http_edge;
 pub mod invocation;

@@ -79,6 +79,12 @@ impl SharedSecret {
         (!value.is_empty()).then_some(Self(value))
     }
 
+    /// The secret itself, for the one place that must write it: the webhook URL `revoker setup`
+    /// gives 3scale.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
     /// Constant-time check; hashing first keeps the length of the secret from leaking too.
     pub fn matches(&self, presented: &str) -> bool {
         let expected = Sha256::digest(self.0.as_bytes());
