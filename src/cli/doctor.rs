@@ -253,8 +253,12 @@ async fn webhook_settings<W: Write>(
 
 /// A URL that may be someone else's: scheme, host and path, never the query.
 fn shown_endpoint(url: &Url) -> String {
+    let port = url
+        .port()
+        .map(|port| format!(":{port}"))
+        .unwrap_or_default();
     format!(
-        "{}://{}{}",
+        "{}://{}{port}{}",
         url.scheme(),
         url.host_str().unwrap_or_default(),
         url.path()

@@ -244,8 +244,7 @@ async fn setup<W: Write>(
             Status::Fail,
             "Ping",
             &format!(
-                "{} {why}. Check that the stack is deployed, and that its secret has the same \
-                 webhook_secret",
+                "{} {why}. Check that the stack is deployed and that this is its WebhookUrl",
                 shown(&target)
             ),
         ),
