@@ -93,7 +93,7 @@ impl Settings {
             token_field,
             token_id_field,
             revoke_on,
-        } = Watched::from_lookup(&get)?;
+        } = Watched::from_lookup(get)?;
         let secret_ttl = match get("SECRET_TTL_SECONDS") {
             None => DEFAULT_SECRET_TTL,
             Some(v) => Duration::from_secs(v.parse().map_err(|_| ConfigError::Invalid {

@@ -57,7 +57,7 @@ impl Tenant {
                 .map(|v| v.trim().to_owned())
                 .filter(|v| !v.is_empty())
         };
-        let watched = Watched::from_lookup(&get).map_err(|err| err.to_string())?;
+        let watched = Watched::from_lookup(get).map_err(|err| err.to_string())?;
         let secret = match &sources.secret_id {
             Some(id) => Some(secret(id).await?),
             None => None,

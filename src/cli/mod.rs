@@ -52,7 +52,7 @@ fn refusal(err: &MaintenanceError, whose: &str) -> String {
         MaintenanceError::Unprocessable(fields) => {
             format!("3scale refused the {} sent as invalid", fields.join(", "))
         }
-        MaintenanceError::Unreadable(what) => format!("{what}"),
+        MaintenanceError::Unreadable(what) => (*what).to_owned(),
         MaintenanceError::BadInput(why) => (*why).to_owned(),
         MaintenanceError::Unavailable(why) => format!("{why} (after retries)"),
     }
