@@ -1,6 +1,8 @@
 //! The one question every door asks: this event, revoke its token? Knows nothing of HTTP.
 
-use crate::admin_api::{AdminApi, ApplicationRef, TokenId, TokenToRevoke, Verdict, answers};
+use crate::admin_api::{
+    AdminApi, ApplicationRef, FieldClearing, TokenId, TokenToRevoke, Verdict, answers,
+};
 use crate::audit::Audit;
 use crate::outcome::Outcome;
 use crate::portal::AdminPortal;
@@ -57,18 +59,20 @@ pub async fn decide_event<R: AdminApi>(
     };
     audit.revocation = Some(revocation);
     if settings.clear_token_field && matches!(outcome, Outcome::Revoked | Outcome::AlreadyRevoked) {
-        audit.token_field_cleared = Some(clear_token_fields(settings, portal, api, event).await);
+        audit.token_field_cleared =
+            Some(clear_token_fields(settings, portal, api, event, &token).await);
     }
     outcome
 }
 
-/// Empties the token and id fields of the event's application. A failure is logged and
-/// counted, but changes nothing for 3scale: the token is dead either way.
+/// Empties the token and id fields of the event's application, if it holds this token. A
+/// failure is logged and counted, but changes nothing for 3scale: the token is dead either way.
 async fn clear_token_fields<R: AdminApi>(
     settings: &Settings,
     portal: &AdminPortal,
     api: &R,
     event: &WebhookEvent,
+    token: &AccessToken,
 ) -> bool {
     let Some(maintenance) = portal.maintenance_token() else {
         tracing::warn!("CLEAR_TOKEN_FIELD is on, but the secret has no maintenance_token");
@@ -93,11 +97,23 @@ async fn clear_token_fields<R: AdminApi>(
         settings.token_field.as_str(),
         settings.token_id_field.as_str(),
     ];
-    match api
-        .clear_extra_fields(portal, maintenance, application, &fields)
-        .await
-    {
-        Ok(()) => true,
+    let clearing = api.clear_token_fields(
+        portal,
+        maintenance,
+        application,
+        &settings.token_field,
+        token,
+        &fields,
+    );
+    match clearing.await {
+        Ok(FieldClearing::Cleared | FieldClearing::AlreadyEmpty) => true,
+        Ok(FieldClearing::NotThisToken) => {
+            // A forged event, or a value replaced since: never wipe what another token wrote.
+            tracing::warn!(
+                "the application's token field does not hold this token; it was not cleared"
+            );
+            false
+        }
         Err(err) => {
             tracing::warn!(error = %err, "clearing the token field failed");
             false

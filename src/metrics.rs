@@ -56,27 +56,45 @@ pub fn emf(outcome: &Outcome, audit: &Audit, function_name: &str, timestamp_ms: 
 /// What a sweep reports for its metric line: plain facts, handed over by the sweep.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SweepMetrics {
-    /// The sweep could not do its work (no configuration, no maintenance token, a refused
-    /// listing, a failed delete).
+    /// The sweep could not do its work (no configuration, no maintenance token, not this
+    /// tenant's admin portal, a refused listing, a failed delete).
     pub failed: bool,
+    /// Filed deliveries whose revocation failed in this sweep; they stay filed.
+    pub failed_entries: usize,
+    /// Age of the oldest filed delivery this sweep left unhandled, in seconds.
+    pub oldest_unhandled_age_s: Option<u64>,
 }
 
-/// The EMF object for one sweep: `SweepFailures` is 1 when it could not do its work.
+/// The EMF object for one sweep: `SweepFailures` is 1 when it could not do its work,
+/// `SweepFailedEntries` counts the filed deliveries it could not revoke, and
+/// `OldestUnhandledFailureAge` (only when one is left) says how long one has waited.
 /// Dimension: the function's name only.
 pub fn emf_sweep(sweep: SweepMetrics, function_name: &str, timestamp_ms: u64) -> Value {
-    json!({
-        "level": "INFO",
-        "FunctionName": function_name,
-        "SweepFailures": u8::from(sweep.failed),
-        "_aws": {
+    let mut metrics = vec![
+        json!({"Name": "SweepFailures", "Unit": "Count"}),
+        json!({"Name": "SweepFailedEntries", "Unit": "Count"}),
+    ];
+    let mut line = serde_json::Map::new();
+    line.insert("level".into(), json!("INFO"));
+    line.insert("FunctionName".into(), json!(function_name));
+    line.insert("SweepFailures".into(), json!(u8::from(sweep.failed)));
+    line.insert("SweepFailedEntries".into(), json!(sweep.failed_entries));
+    if let Some(age) = sweep.oldest_unhandled_age_s {
+        metrics.push(json!({"Name": "OldestUnhandledFailureAge", "Unit": "Seconds"}));
+        line.insert("OldestUnhandledFailureAge".into(), json!(age));
+    }
+    line.insert(
+        "_aws".into(),
+        json!({
             "Timestamp": timestamp_ms,
             "CloudWatchMetrics": [{
                 "Namespace": NAMESPACE,
                 "Dimensions": [["FunctionName"]],
-                "Metrics": [{"Name": "SweepFailures", "Unit": "Count"}],
+                "Metrics": metrics,
             }],
-        },
-    })
+        }),
+    );
+    Value::Object(line)
 }
 
 /// Where metric lines go: stdout in Lambda, a buffer in tests.

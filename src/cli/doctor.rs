@@ -126,7 +126,8 @@ async fn maintenance_token<W: Write>(tenant: &Tenant, report: &mut Report<W>) {
         );
     }
     let failures = match tenant.api.webhook_failures(&tenant.portal, token).await {
-        Ok(failures) => failures.len(),
+        Ok(listing) if listing.complete => listing.failures.len().to_string(),
+        Ok(listing) => format!("over {}", listing.failures.len()),
         Err(err) => {
             let why = refusal(&err, whose);
             return report.step(

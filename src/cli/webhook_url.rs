@@ -2,9 +2,9 @@
 //! without the secret.
 
 use crate::admin_api::web_hooks::MAX_URL_CHARS;
+use crate::portal::is_loopback;
 use crate::sensitive::SharedSecret;
 use reqwest::Url;
-use std::net::IpAddr;
 
 /// The URL 3scale should call: `base` plus `secret=`; refuses what 3scale or the function would
 /// not take. Errors never quote the URL's query.
@@ -12,18 +12,10 @@ pub fn with_secret(base: &str, secret: &SharedSecret) -> Result<Url, String> {
     let mut url = Url::parse(base.trim()).map_err(|_| {
         "--webhook-url is not an absolute URL: pass the stack's WebhookUrl output".to_owned()
     })?;
-    let loopback = url.host_str().is_some_and(|host| {
-        host.eq_ignore_ascii_case("localhost")
-            || host
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .parse::<IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback())
-    });
     match url.scheme() {
         "https" if url.host().is_some() => {}
         // The secret would cross the network in the clear; the local loop is on loopback.
-        "http" if loopback => {}
+        "http" if url.host().is_some_and(|host| is_loopback(&host)) => {}
         _ => {
             return Err(
                 "--webhook-url must be https (http only to a loopback host): it carries the secret"
