@@ -39,6 +39,15 @@ impl Run {
         self.line(status, step).is_some_and(|l| l.contains(words))
     }
 
+    /// Fails, showing the whole run, unless the step's line says `words`.
+    #[track_caller]
+    fn must(&self, status: &str, step: &str, words: &str) {
+        assert!(
+            self.has(status, step, words),
+            "no `{status} {step}: …{words}…` line in:\n{self:?}"
+        );
+    }
+
     /// Neither output holds a token or a secret.
     fn assert_free_of_secrets(&self, extra: &[&str]) {
         for secret in [ADMIN, MAINTENANCE, WEBHOOK_SECRET, "other-consumers-secret"]
@@ -144,6 +153,12 @@ impl Tenant {
         self.run_with(&args, &[]).await
     }
 
+    /// `setup` with another token.
+    async fn setup_as(&self, token: &str) -> Run {
+        let args = ["setup", "--webhook-url", self.function.url()];
+        self.run_with(&args, &[("THREESCALE_TOKEN", token)]).await
+    }
+
     async fn doctor(&self, extra: &[(&'static str, &str)]) -> Run {
         let args = ["doctor", "--webhook-url", self.function.url()];
         self.run_with(&args, extra).await
@@ -188,10 +203,7 @@ async fn setup_on_a_fresh_tenant_creates_the_fields_sets_the_webhook_and_pings()
     for field in ["token_value", "token_id"] {
         let stored = tenant.porta.application_field(field).await.expect(field);
         assert_hidden_and_optional(&stored);
-        assert!(
-            run.has("changed", &format!("Field {field}"), "created"),
-            "{run:?}"
-        );
+        run.must("changed", &format!("Field {field}"), "created");
     }
     let hook = tenant.porta.webhook().await;
     assert_eq!(hook["url"], tenant.hook_url().as_str());
@@ -202,12 +214,9 @@ async fn setup_on_a_fresh_tenant_creates_the_fields_sets_the_webhook_and_pings()
         hook["application_updated_on"], false,
         "only what REVOKE_ON names"
     );
-    assert!(
-        run.has("changed", "Webhook", "Application created"),
-        "{run:?}"
-    );
-    assert!(run.has("changed", "Webhook", "secret=REDACTED"), "{run:?}");
-    assert!(run.has("ok", "Ping", "answered pong"), "{run:?}");
+    run.must("changed", "Webhook", "Application created");
+    run.must("changed", "Webhook", "secret=REDACTED");
+    run.must("ok", "Ping", "answered pong");
     assert!(run.stderr.contains("setup: done; 3 changes"), "{run:?}");
     // The Ping is 3scale's: GET with the secret, then ping=3scale.
     assert!(
@@ -232,15 +241,9 @@ async fn setup_makes_a_visible_field_hidden_and_says_it_was_visible() {
         .await;
     let run = tenant.setup(&[]).await;
     assert!(run.succeeded(), "{run:?}");
-    assert!(
-        run.has("changed", "Field token_value", "was visible to developers"),
-        "{run:?}"
-    );
-    assert!(
-        run.has("changed", "Field token_value", "required"),
-        "{run:?}"
-    );
-    assert!(run.has("ok", "Field token_id", "hidden"), "{run:?}");
+    run.must("changed", "Field token_value", "was visible to developers");
+    run.must("changed", "Field token_value", "required");
+    run.must("ok", "Field token_id", "hidden");
     let field = tenant
         .porta
         .application_field("token_value")
@@ -259,7 +262,7 @@ async fn setup_run_twice_changes_nothing_the_second_time_and_says_so() {
     assert!(run.succeeded(), "{run:?}");
     assert!(run.stderr.contains("setup: nothing to change"), "{run:?}");
     assert!(!run.stderr.contains("changed "), "{run:?}");
-    assert!(run.has("ok", "Webhook", "already"), "{run:?}");
+    run.must("ok", "Webhook", "already");
     assert_eq!(tenant.state().await, before, "updated_at included");
     assert_only_reads(&calls_since(&tenant.porta, calls).await);
 }
@@ -294,14 +297,8 @@ async fn a_webhook_pointing_elsewhere_is_refused_then_replaced_with_replace_webh
 
     let refused = tenant.setup(&[]).await;
     assert!(!refused.succeeded(), "{refused:?}");
-    assert!(
-        refused.has("FAIL", "Webhook", "hooks.other.example"),
-        "{refused:?}"
-    );
-    assert!(
-        refused.has("FAIL", "Webhook", "--replace-webhook"),
-        "{refused:?}"
-    );
+    refused.must("FAIL", "Webhook", "hooks.other.example");
+    refused.must("FAIL", "Webhook", "--replace-webhook");
     assert!(
         !refused.stderr.contains("/3scale"),
         "only the host: {refused:?}"
@@ -314,10 +311,7 @@ async fn a_webhook_pointing_elsewhere_is_refused_then_replaced_with_replace_webh
 
     let replaced = tenant.setup(&["--replace-webhook"]).await;
     assert!(replaced.succeeded(), "{replaced:?}");
-    assert!(
-        replaced.has("changed", "Webhook", "it pointed to hooks.other.example"),
-        "{replaced:?}"
-    );
+    replaced.must("changed", "Webhook", "it pointed to hooks.other.example");
     let hook = tenant.porta.webhook().await;
     assert_eq!(hook["url"], tenant.hook_url().as_str());
     assert_eq!(
@@ -341,45 +335,22 @@ async fn a_read_only_token_or_a_dead_one_changes_nothing() {
         .await;
     let before = tenant.state().await;
 
-    let only_ro = tenant
-        .run_with(
-            &["setup", "--webhook-url", tenant.function.url()],
-            &[("THREESCALE_TOKEN", READ_ONLY)],
-        )
-        .await;
+    let only_ro = tenant.setup_as(READ_ONLY).await;
     only_ro.assert_free_of_secrets(&[READ_ONLY]);
     assert!(!only_ro.succeeded(), "{only_ro:?}");
-    assert!(
-        only_ro.has("FAIL", "Admin portal", "Read Only"),
-        "{only_ro:?}"
-    );
+    only_ro.must("FAIL", "Admin portal", "Read Only");
 
     // 3scale cannot say which of user 1's tokens this is: the first write is refused.
     let ro_sibling = format!("{READ_ONLY}1");
-    let mixed = tenant
-        .run_with(
-            &["setup", "--webhook-url", tenant.function.url()],
-            &[("THREESCALE_TOKEN", &ro_sibling)],
-        )
-        .await;
+    let mixed = tenant.setup_as(&ro_sibling).await;
     mixed.assert_free_of_secrets(&[&ro_sibling]);
     assert!(!mixed.succeeded(), "{mixed:?}");
-    assert!(
-        mixed.has("FAIL", "Webhook", "does not have the correct permissions"),
-        "no webhook settings yet: reading them stores porta's defaults, refused: {mixed:?}"
-    );
+    // No webhook settings yet: reading them stores porta's defaults, which is refused.
+    mixed.must("FAIL", "Webhook", "does not have the correct permissions");
 
-    let dead = tenant
-        .run_with(
-            &["setup", "--webhook-url", tenant.function.url()],
-            &[("THREESCALE_TOKEN", "deadbeef00deadbeef00")],
-        )
-        .await;
+    let dead = tenant.setup_as("deadbeef00deadbeef00").await;
     assert!(!dead.succeeded(), "{dead:?}");
-    assert!(
-        dead.has("FAIL", "Admin portal", "Access denied"),
-        "{dead:?}"
-    );
+    dead.must("FAIL", "Admin portal", "Access denied");
     for run in [&only_ro, &mixed, &dead] {
         assert!(run.stderr.contains("nothing was changed"), "{run:?}");
     }
@@ -391,17 +362,9 @@ async fn a_read_only_token_or_a_dead_one_changes_nothing() {
         .set_webhook(json!({"url": tenant.hook_url()}))
         .await;
     let before = tenant.state().await;
-    let mixed = tenant
-        .run_with(
-            &["setup", "--webhook-url", tenant.function.url()],
-            &[("THREESCALE_TOKEN", &ro_sibling)],
-        )
-        .await;
+    let mixed = tenant.setup_as(&ro_sibling).await;
     assert!(!mixed.succeeded(), "{mixed:?}");
-    assert!(
-        mixed.has("FAIL", "Fields", "does not have the correct permissions"),
-        "{mixed:?}"
-    );
+    mixed.must("FAIL", "Fields", "does not have the correct permissions");
     assert!(mixed.stderr.contains("nothing was changed"), "{mixed:?}");
     assert_eq!(tenant.state().await, before);
 }
@@ -414,7 +377,7 @@ async fn a_webhook_url_over_255_characters_is_refused_before_any_call() {
         .run_with(&["setup", "--webhook-url", &long], &[])
         .await;
     assert!(!run.succeeded(), "{run:?}");
-    assert!(run.has("FAIL", "Webhook URL", "at most 255"), "{run:?}");
+    run.must("FAIL", "Webhook URL", "at most 255");
     assert!(tenant.porta.requests().await.is_empty());
     assert_eq!(tenant.porta.webhook().await, Value::Null);
 }
@@ -435,19 +398,13 @@ async fn doctor_passes_on_a_good_setup_with_or_without_the_webhook_url() {
 
     let run = tenant.doctor(&[("MAINTENANCE_TOKEN", MAINTENANCE)]).await;
     assert!(run.succeeded(), "{run:?}");
-    assert!(run.has("ok", "Admin portal", "Access denied"), "{run:?}");
-    assert!(run.has("ok", "Field token_value", "hidden"), "{run:?}");
-    assert!(run.has("ok", "Field token_id", "hidden"), "{run:?}");
-    assert!(
-        run.has("ok", "Maintenance token", "Read & Write"),
-        "{run:?}"
-    );
-    assert!(run.has("ok", "Maintenance token", "2 filed now"), "{run:?}");
-    assert!(
-        run.has("ok", "Webhook settings", "Application created"),
-        "{run:?}"
-    );
-    assert!(run.has("ok", "Ping", "answered pong"), "{run:?}");
+    run.must("ok", "Admin portal", "Access denied");
+    run.must("ok", "Field token_value", "hidden");
+    run.must("ok", "Field token_id", "hidden");
+    run.must("ok", "Maintenance token", "Read & Write");
+    run.must("ok", "Maintenance token", "2 filed now");
+    run.must("ok", "Webhook settings", "Application created");
+    run.must("ok", "Ping", "answered pong");
     assert!(
         run.stderr.contains("doctor: all 6 checks passed"),
         "{run:?}"
@@ -456,11 +413,8 @@ async fn doctor_passes_on_a_good_setup_with_or_without_the_webhook_url() {
     // Without --webhook-url it pings what 3scale stores, as 3scale's Ping button does.
     let run = tenant.run_with(&["doctor"], &[]).await;
     assert!(run.succeeded(), "{run:?}");
-    assert!(
-        run.has("skip", "Maintenance token", "none configured"),
-        "{run:?}"
-    );
-    assert!(run.has("ok", "Ping", "secret=REDACTED"), "{run:?}");
+    run.must("skip", "Maintenance token", "none configured");
+    run.must("ok", "Ping", "secret=REDACTED");
 
     assert_eq!(tenant.state().await, before, "doctor changes nothing");
     let calls = calls_since(&tenant.porta, calls).await;
@@ -608,21 +562,15 @@ async fn doctor_fails_when_the_webhook_does_not_answer_or_the_settings_cannot_be
         .run_with(&["doctor", "--webhook-url", &gone], &[])
         .await;
     assert!(!run.succeeded(), "{run:?}");
-    assert!(run.has("FAIL", "Ping", "no answer"), "{run:?}");
-    assert!(
-        run.has("FAIL", "Webhook settings", "not to http://127.0.0.1"),
-        "{run:?}"
-    );
+    run.must("FAIL", "Ping", "no answer");
+    run.must("FAIL", "Webhook settings", "not to http://127.0.0.1");
 
     // A function that does not share the secret: 401 to the Ping.
     let other = WebhookEndpoint::start(app(tenant.porta.url(), Some("another-secret"), &[])).await;
     let run = tenant
         .run_with(&["doctor", "--webhook-url", other.url()], &[])
         .await;
-    assert!(
-        run.has("FAIL", "Ping", "refused the URL's secret"),
-        "{run:?}"
-    );
+    run.must("FAIL", "Ping", "refused the URL's secret");
 
     tenant
         .porta
@@ -633,15 +581,9 @@ async fn doctor_fails_when_the_webhook_does_not_answer_or_the_settings_cannot_be
         .await;
     let run = tenant.doctor(&[]).await;
     assert!(!run.succeeded(), "{run:?}");
-    assert!(
-        run.has("FAIL", "Webhook settings", "could not be read back"),
-        "{run:?}"
-    );
-    assert!(
-        run.has("FAIL", "Webhook settings", "revoker setup"),
-        "{run:?}"
-    );
-    assert!(run.has("ok", "Ping", "answered pong"), "{run:?}");
+    run.must("FAIL", "Webhook settings", "could not be read back");
+    run.must("FAIL", "Webhook settings", "revoker setup");
+    run.must("ok", "Ping", "answered pong");
 }
 
 #[tokio::test]
@@ -655,14 +597,8 @@ async fn doctor_fails_on_a_wrong_admin_url_or_a_maintenance_token_that_cannot_sw
         )
         .await;
     assert!(!run.succeeded(), "{run:?}");
-    assert!(
-        run.has("FAIL", "Admin portal", "not a 3scale admin portal"),
-        "{run:?}"
-    );
-    assert!(
-        run.has("skip", "Everything else", "admin portal"),
-        "{run:?}"
-    );
+    run.must("FAIL", "Admin portal", "not a 3scale admin portal");
+    run.must("skip", "Everything else", "admin portal");
 
     const MEMBER: &str = "me3be7a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8";
     const READ_ONLY: &str = "r0a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c1d2e3f4a5b6c7d8e9f0a1";
@@ -681,7 +617,7 @@ async fn doctor_fails_on_a_wrong_admin_url_or_a_maintenance_token_that_cannot_sw
         let run = tenant.doctor(&[("MAINTENANCE_TOKEN", token)]).await;
         run.assert_free_of_secrets(&[token]);
         assert!(!run.succeeded(), "{run:?}");
-        assert!(run.has("FAIL", "Maintenance token", words), "{run:?}");
+        run.must("FAIL", "Maintenance token", words);
     }
 }
 
@@ -723,7 +659,7 @@ async fn issue_on_3scale_2_16_sets_the_expiry_and_prints_value_id_and_curl() {
         (expires - asked).abs() < jiff::SignedDuration::from_secs(60),
         "{expires}"
     );
-    assert!(run.has("ok", "Token", "expires at"), "{run:?}");
+    run.must("ok", "Token", "expires at");
     assert!(run.line("warn", "Expiry").is_none(), "{run:?}");
     assert!(run.stderr.contains("-u \"$TOKEN_VALUE:\""), "{run:?}");
     assert!(
@@ -745,7 +681,7 @@ async fn issue_before_3scale_2_16_warns_that_the_expiry_is_ignored() {
     assert!(tenant.porta.is_alive(&value).await);
     let tokens = tokens_named(&tenant.porta, "old 3scale").await;
     assert_eq!(tokens[0]["expires_at"], Value::Null);
-    assert!(run.has("warn", "Expiry", "ignored expires_at"), "{run:?}");
+    run.must("warn", "Expiry", "ignored expires_at");
 
     let refused = tenant
         .run_with(
@@ -757,7 +693,7 @@ async fn issue_before_3scale_2_16_warns_that_the_expiry_is_ignored() {
         !refused.succeeded() && refused.stdout.is_empty(),
         "{refused:?}"
     );
-    assert!(refused.has("FAIL", "Token", "Access denied"), "{refused:?}");
+    refused.must("FAIL", "Token", "Access denied");
     let bad = tenant
         .run_with(&["issue", "--name", "x", "--expires-in", "soon"], &[])
         .await;
