@@ -513,7 +513,7 @@ async fn doctor_fails_on_each_broken_setup_and_says_what_to_do() {
             Value::Null,
             Some(json!({"url": OTHER_HOOK})),
             "Webhook settings",
-            "it points to https://hooks.other.example/3scale, not to",
+            "it points to hooks.other.example, not to http://127.0.0.1:",
         ),
     ];
     for (case, fields, hook, step, words) in cases {
@@ -564,6 +564,21 @@ async fn doctor_fails_when_the_webhook_does_not_answer_or_the_settings_cannot_be
     assert!(!run.succeeded(), "{run:?}");
     run.must("FAIL", "Ping", "no answer");
     run.must("FAIL", "Webhook settings", "not to http://127.0.0.1");
+
+    // Without --webhook-url the stored URL is pinged; another consumer's is named by host only.
+    let foreign = format!(
+        "http://127.0.0.1:{}/other-consumer?token=other-consumers-secret",
+        free_port()
+    );
+    tenant
+        .edit_webhook(|hook| hook["url"] = foreign.as_str().into())
+        .await;
+    let run = tenant.run_with(&["doctor"], &[]).await;
+    run.must("FAIL", "Ping", "127.0.0.1 no answer");
+    assert!(!run.stderr.contains("other-consumer"), "{run:?}");
+    tenant
+        .edit_webhook(|hook| hook["url"] = tenant.hook_url().into())
+        .await;
 
     // A function that does not share the secret: 401 to the Ping.
     let other = WebhookEndpoint::start(app(tenant.porta.url(), Some("another-secret"), &[])).await;

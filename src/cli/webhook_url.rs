@@ -52,19 +52,12 @@ pub fn secret_of(url: &Url) -> Option<String> {
         .map(|(_, value)| value.into_owned())
 }
 
-/// The URL with the value of `secret` hidden: for our own URL.
+/// The URL with every query value hidden, the secret's first: for our own URL.
 pub fn shown(url: &Url) -> String {
     let mut shown = url.clone();
-    let pairs: Vec<(String, String)> = url
+    let pairs: Vec<(String, &str)> = url
         .query_pairs()
-        .map(|(name, value)| {
-            let value = if name == "secret" {
-                "REDACTED".to_owned()
-            } else {
-                value.into_owned()
-            };
-            (name.into_owned(), value)
-        })
+        .map(|(name, _)| (name.into_owned(), "REDACTED"))
         .collect();
     if !pairs.is_empty() {
         shown.set_query(None);
@@ -117,6 +110,10 @@ mod tests {
         );
         let kept = with_secret("http://127.0.0.1:9000/webhook?stage=x", &secret()).expect("ok");
         assert_eq!(kept.query(), Some("stage=x&secret=s3cr3t-Value"));
+        assert_eq!(
+            shown(&kept),
+            "http://127.0.0.1:9000/webhook?stage=REDACTED&secret=REDACTED"
+        );
         assert!(same_endpoint(
             "https://abc.execute-api.eu-west-1.amazonaws.com:443/webhook?secret=old",
             &url
