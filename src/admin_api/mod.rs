@@ -5,18 +5,22 @@
 
 pub mod answers;
 pub mod applications;
+pub mod fields_definitions;
 pub mod maintenance;
 pub mod personal_tokens;
 pub mod tokens;
 pub mod transport;
+pub mod web_hooks;
 pub mod webhook_failures;
 
 pub use answers::Probe;
 pub use applications::{ApplicationRef, ApplicationsApi, FieldClearing};
+pub use fields_definitions::{FieldsDefinition, FieldsDefinitionsApi, NewField};
 pub use maintenance::MaintenanceError;
 pub use personal_tokens::{CreatedToken, NewToken, PersonalTokensApi, TokenInfo};
 pub use tokens::{Revocation, Step, TokenApi, TokenId, TokenToRevoke, Verdict, tokens_url};
 pub use transport::TlsFailure;
+pub use web_hooks::{WebHooksApi, WebhookPing, WebhookSettings};
 pub use webhook_failures::{FailuresListing, WebhookFailure, WebhookFailuresApi};
 
 use crate::portal::AdminPortal;
@@ -88,7 +92,8 @@ struct Call<'a> {
     method: Method,
     url: Url,
     token: Option<&'a AccessToken>,
-    form: Option<String>,
+    /// Content type and body.
+    body: Option<(&'static str, String)>,
     body_limit: usize,
     /// Whether a transient failure is tried again.
     retried: bool,
@@ -111,7 +116,7 @@ impl<'a> Call<'a> {
             method,
             url,
             token: None,
-            form: None,
+            body: None,
             body_limit: MAX_ERROR_BODY,
             retried: true,
             attempt_timeout: None,
@@ -138,7 +143,13 @@ impl<'a> Call<'a> {
 
     /// Sends `form` as `application/x-www-form-urlencoded`.
     fn with_form(mut self, form: String) -> Self {
-        self.form = Some(form);
+        self.body = Some(("application/x-www-form-urlencoded", form));
+        self
+    }
+
+    /// Sends `json` as `application/json`.
+    fn with_json(mut self, json: String) -> Self {
+        self.body = Some(("application/json", json));
         self
     }
 }
@@ -283,10 +294,10 @@ impl AdminApiClient {
             // porta reads the Basic user name or password; it does not understand Bearer.
             request = request.basic_auth(token.expose(), None::<&str>);
         }
-        if let Some(form) = &call.form {
+        if let Some((content_type, body)) = &call.body {
             request = request
-                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                .body(form.clone());
+                .header(header::CONTENT_TYPE, *content_type)
+                .body(body.clone());
         }
         let mut response = request.send().await.map_err(|err| {
             let tls = transport::tls_failure(&err);
@@ -302,22 +313,9 @@ impl AdminApiClient {
         } else {
             MAX_ERROR_BODY
         };
-        // Read no more than the limit; the body is never logged or returned.
-        let mut body = Vec::new();
-        let mut truncated = false;
-        loop {
-            match response.chunk().await {
-                Ok(Some(chunk)) if body.len() + chunk.len() > limit => {
-                    truncated = true;
-                    break;
-                }
-                Ok(Some(chunk)) => body.extend_from_slice(&chunk),
-                Ok(None) => break,
-                Err(err) => {
-                    return Err(Transient::new(describe(&err, None), Some(status.as_u16())));
-                }
-            }
-        }
+        let (body, truncated) = read_limited(&mut response, limit)
+            .await
+            .map_err(|err| Transient::new(describe(&err, None), Some(status.as_u16())))?;
         let answer = Answer {
             status,
             body,
@@ -336,6 +334,21 @@ impl AdminApiClient {
     }
 }
 
+/// Up to `limit` bytes of the body, and whether there was more; never logged or returned.
+async fn read_limited(
+    response: &mut reqwest::Response,
+    limit: usize,
+) -> Result<(Vec<u8>, bool), reqwest::Error> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > limit {
+            return Ok((body, true));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok((body, false))
+}
+
 fn retry_after(headers: &header::HeaderMap) -> Option<Duration> {
     headers
         .get(header::RETRY_AFTER)?
@@ -348,10 +361,15 @@ fn retry_after(headers: &header::HeaderMap) -> Option<Duration> {
 }
 
 fn describe(err: &reqwest::Error, tls: Option<TlsFailure>) -> String {
-    if let Some(tls) = tls {
-        return format!("admin API TLS failed: {tls}");
+    match tls {
+        Some(tls) => format!("admin API TLS failed: {tls}"),
+        None => format!("admin API {}", failure_kind(err)),
     }
-    let kind = if err.is_timeout() {
+}
+
+/// What went wrong, in words that hold no URL.
+fn failure_kind(err: &reqwest::Error) -> &'static str {
+    if err.is_timeout() {
         "timed out"
     } else if err.is_connect() {
         "could not connect"
@@ -359,8 +377,7 @@ fn describe(err: &reqwest::Error, tls: Option<TlsFailure>) -> String {
         "request failed"
     } else {
         "transport error"
-    };
-    format!("admin API {kind}")
+    }
 }
 
 #[cfg(test)]

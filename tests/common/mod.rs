@@ -4,7 +4,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 pub mod certs;
+pub mod endpoint;
 pub mod porta;
+#[allow(unused_imports)] // not every test crate needs the deployed webhook
+pub use endpoint::WebhookEndpoint;
 #[allow(unused_imports)] // not every test crate talks to the admin portal
 pub use porta::Porta;
 
