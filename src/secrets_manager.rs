@@ -226,4 +226,33 @@ mod tests {
         .expect_err("not a token");
         assert!(!err.to_string().contains("bad token"), "{err}");
     }
+
+    #[test]
+    fn admin_ca_pem_is_read_once_here_and_never_echoed() {
+        let key = rcgen::KeyPair::generate().expect("key");
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let pem = params.self_signed(&key).expect("CA").pem();
+        let json = |pem: &str| {
+            serde_json::json!({"admin_url": "https://acme-admin.3scale.net", "admin_ca_pem": pem})
+                .to_string()
+        };
+        let with_ca = portal_from_secret(&json(&pem)).expect("valid");
+        assert_eq!(
+            with_ca.admin_ca().map(|ca| ca.certificates().len()),
+            Some(1)
+        );
+        assert!(!format!("{with_ca:?}").contains("BEGIN"));
+        assert!(
+            portal_from_secret(&json("  "))
+                .expect("empty is none")
+                .admin_ca()
+                .is_none()
+        );
+        let err = portal_from_secret(&json("c2VjcmV0LWlzaA==")).expect_err("no certificate");
+        assert_eq!(
+            err,
+            SourceError::BadSecret("admin_ca_pem holds no PEM certificate".to_owned())
+        );
+    }
 }
