@@ -114,7 +114,10 @@ async fn respond(
         429 => "Too Many Requests",
         _ => "Other",
     };
-    let mut out = format!("HTTP/1.1 {status} {reason}\r\ncontent-length: {}\r\n", body.len());
+    let mut out = format!(
+        "HTTP/1.1 {status} {reason}\r\ncontent-length: {}\r\n",
+        body.len()
+    );
     for (name, value) in headers {
         out.push_str(&format!("{name}: {value}\r\n"));
     }
@@ -235,11 +238,7 @@ impl Porta {
                 .iter()
                 .copied()
                 .find(|id| Some(*id) == ruby_to_i(key))
-                .or_else(|| {
-                    own.iter()
-                        .copied()
-                        .find(|id| state.tokens[id].value == key)
-                });
+                .or_else(|| own.iter().copied().find(|id| state.tokens[id].value == key));
             let Some(target) = target else {
                 return (404, json(), NOT_FOUND.to_vec());
             };
@@ -445,8 +444,8 @@ impl Function {
 
     /// (VmRSS, VmHWM) in KiB: the resident set now, and its peak.
     fn rss_kib(&self) -> (u64, u64) {
-        let status =
-            std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
         let field = |name: &str| {
             status
                 .lines()
@@ -615,7 +614,9 @@ fn summarize(row: &mut Row, results: &[Delivered], wall: Duration) {
     row.per_second = results.len() as f64 / wall.as_secs_f64();
     let mut counts: HashMap<String, usize> = HashMap::new();
     for d in results {
-        *counts.entry(format!("{} {}", d.outcome, d.status)).or_default() += 1;
+        *counts
+            .entry(format!("{} {}", d.outcome, d.status))
+            .or_default() += 1;
     }
     let mut outcomes: Vec<(String, usize)> = counts.into_iter().collect();
     outcomes.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
@@ -694,7 +695,10 @@ async fn burst(setup: &Setup, n: u64, in_flight: usize) -> Row {
     summarize(&mut row, &results, wall);
     let revoked = results.iter().filter(|d| d.outcome == "revoked").count();
     row.checks = vec![
-        ("every delivery revoked".to_owned(), revoked == results.len()),
+        (
+            "every delivery revoked".to_owned(),
+            revoked == results.len(),
+        ),
         (
             "every token dead".to_owned(),
             tokens.iter().all(|t| !porta.is_alive(t)),
@@ -730,8 +734,7 @@ async fn storm(setup: &Setup, n: u64, in_flight: usize) -> Row {
                 Arc::clone(&porta),
             );
             tasks.push(tokio::spawn(async move {
-                let delivered =
-                    deliver(&runtime, &deliveries, &token, |t| porta.is_alive(t)).await;
+                let delivered = deliver(&runtime, &deliveries, &token, |t| porta.is_alive(t)).await;
                 drop(permit);
                 (token, delivered)
             }));
@@ -755,9 +758,9 @@ async fn storm(setup: &Setup, n: u64, in_flight: usize) -> Row {
         ..Row::default()
     };
     summarize(&mut row, &results, wall);
-    let allowed = results.iter().all(|d| {
-        d.outcome == "revoked" || d.outcome == "already_revoked" || d.status >= 500
-    });
+    let allowed = results
+        .iter()
+        .all(|d| d.outcome == "revoked" || d.outcome == "already_revoked" || d.status >= 500);
     let alive_after = tokens.iter().filter(|t| porta.is_alive(t)).count();
     row.checks = vec![
         (
@@ -818,7 +821,10 @@ async fn sequence(setup: &Setup, name: &str, n: u64, warm: u64) -> Row {
     summarize(&mut row, &results, wall);
     let revoked = results.iter().filter(|d| d.outcome == "revoked").count();
     row.checks = vec![
-        ("every delivery revoked".to_owned(), revoked == results.len()),
+        (
+            "every delivery revoked".to_owned(),
+            revoked == results.len(),
+        ),
         (
             "no other token touched".to_owned(),
             porta.deleted_other() == 0 && bystanders.iter().all(|t| porta.is_alive(t)),
@@ -848,7 +854,9 @@ async fn external(setup: &Setup, admin_url: &str, n: u64) -> Row {
     let runtime = RuntimeApi::start().await;
     let mut function = Function::start(&setup.binary, &runtime.address, admin_url, 1);
     let deliveries = Deliveries::load();
-    let address = admin_url.trim_start_matches("http://").trim_end_matches('/');
+    let address = admin_url
+        .trim_start_matches("http://")
+        .trim_end_matches('/');
     let mut results = Vec::new();
     let mut tokens = Vec::new();
     for i in 0..n {

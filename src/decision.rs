@@ -3,15 +3,19 @@
 use crate::admin_api::{AdminApi, ApplicationRef, TokenId, TokenToRevoke, Verdict, answers};
 use crate::audit::Audit;
 use crate::outcome::Outcome;
-use crate::portal::AdminPortal;
+use crate::portal::{AdminPortal, PortalSource};
+use crate::refresh::{maintenance_token, with_maintenance_token};
 use crate::sensitive::AccessToken;
 use crate::settings::Settings;
 use crate::webhook::WebhookEvent;
+use std::sync::Arc;
 
 /// Decides about one decoded event and revokes its token if it should; fills in `audit`.
-pub async fn decide_event<R: AdminApi>(
+/// `source` is read again if 3scale refuses `portal`'s maintenance token.
+pub async fn decide_event<P: PortalSource, R: AdminApi>(
     settings: &Settings,
-    portal: &AdminPortal,
+    source: &P,
+    portal: &Arc<AdminPortal>,
     api: &R,
     event: &WebhookEvent,
     audit: &mut Audit,
@@ -57,23 +61,25 @@ pub async fn decide_event<R: AdminApi>(
     };
     audit.revocation = Some(revocation);
     if settings.clear_token_field && matches!(outcome, Outcome::Revoked | Outcome::AlreadyRevoked) {
-        audit.token_field_cleared = Some(clear_token_fields(settings, portal, api, event).await);
+        audit.token_field_cleared =
+            Some(clear_token_fields(settings, source, portal, api, event).await);
     }
     outcome
 }
 
 /// Empties the token and id fields of the event's application. A failure is logged and
 /// counted, but changes nothing for 3scale: the token is dead either way.
-async fn clear_token_fields<R: AdminApi>(
+async fn clear_token_fields<P: PortalSource, R: AdminApi>(
     settings: &Settings,
-    portal: &AdminPortal,
+    source: &P,
+    portal: &Arc<AdminPortal>,
     api: &R,
     event: &WebhookEvent,
 ) -> bool {
-    let Some(maintenance) = portal.maintenance_token() else {
+    if portal.maintenance_token().is_none() {
         tracing::warn!("CLEAR_TOKEN_FIELD is on, but the secret has no maintenance_token");
         return false;
-    };
+    }
     let (Some(account_id), Some(application_id)) = (
         event.object.account_id.as_deref(),
         event
@@ -93,10 +99,13 @@ async fn clear_token_fields<R: AdminApi>(
         settings.token_field.as_str(),
         settings.token_id_field.as_str(),
     ];
-    match api
-        .clear_extra_fields(portal, maintenance, application, &fields)
-        .await
-    {
+    let fields = &fields;
+    let mut portal = Arc::clone(portal);
+    let cleared = with_maintenance_token(source, &mut portal, |p| async move {
+        api.clear_extra_fields(&p, maintenance_token(&p)?, application, fields)
+            .await
+    });
+    match cleared.await {
         Ok(()) => true,
         Err(err) => {
             tracing::warn!(error = %err, "clearing the token field failed");

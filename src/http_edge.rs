@@ -74,6 +74,14 @@ impl<P: PortalSource, R: AdminApi> App<P, R> {
             Ok(event) => event,
             Err(err) => return Outcome::UnreadableBody(err),
         };
-        decide_event(&self.settings, &portal, &self.api, &event, audit).await
+        decide_event(
+            &self.settings,
+            &self.portal,
+            &portal,
+            &self.api,
+            &event,
+            audit,
+        )
+        .await
     }
 }

@@ -13,6 +13,9 @@ pub mod invocation;
 pub mod metrics;
 pub mod outcome;
 pub mod portal;
+pub mod refresh;
+#[cfg(feature = "secrets-manager")]
+pub mod rotation;
 #[cfg(feature = "secrets-manager")]
 pub mod secrets_manager;
 pub mod sensitive;

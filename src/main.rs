@@ -3,12 +3,14 @@
 // nests deeper than the default 128 levels.
 #![recursion_limit = "256"]
 
+use access_token_revoker::rotation::SecretsManagerStore;
 use access_token_revoker::{
     AdminApi, AdminApiClient, App, EnvironmentPortal, PortalOrigin, PortalSource, RetryPolicy,
     SecretsManagerPortal, Settings, invocation,
 };
 use lambda_http::lambda_runtime::{self, LambdaEvent, service_fn};
 use lambda_http::{Error, tracing};
+use serde_json::Value;
 use std::sync::Arc;
 
 #[tokio::main]
@@ -32,8 +34,16 @@ async fn main() -> Result<(), Error> {
             // Honours AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_SECRETS_MANAGER; nothing is fetched yet.
             let aws = access_token_revoker::tls::aws_config_loader().load().await;
             let client = aws_sdk_secretsmanager::Client::new(&aws);
+            // Writing the secret is the rotation door's alone; in AWS only the rotation
+            // function's role allows it, so the webhook-facing function's rotation fails.
+            let store = Arc::new(SecretsManagerStore::new(client.clone()));
             let portal = SecretsManagerPortal::new(client, secret_id, settings.secret_ttl);
-            serve(App::new(settings, portal, revoker)).await
+            let app = Arc::new(App::new(settings, portal, revoker));
+            lambda_runtime::run_concurrent(service_fn(move |event: LambdaEvent<Value>| {
+                let (app, store) = (Arc::clone(&app), Arc::clone(&store));
+                async move { invocation::handle_rotating(&app, store.as_ref(), event).await }
+            }))
+            .await
         }
         PortalOrigin::Environment(portal) => {
             serve(App::new(settings, EnvironmentPortal(portal), revoker)).await
@@ -49,7 +59,7 @@ where
     // Sequential on classic Lambda; AWS_LAMBDA_MAX_CONCURRENCY workers on Managed Instances,
     // sharing one secret cache and one HTTP connection pool.
     let app = Arc::new(app);
-    lambda_runtime::run_concurrent(service_fn(move |event: LambdaEvent<serde_json::Value>| {
+    lambda_runtime::run_concurrent(service_fn(move |event: LambdaEvent<Value>| {
         let app = Arc::clone(&app);
         async move { invocation::handle(&app, event).await }
     }))

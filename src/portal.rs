@@ -13,6 +13,7 @@ pub struct AdminPortal {
     admin_url: Url,
     webhook_secret: Option<SharedSecret>,
     maintenance_token: Option<AccessToken>,
+    maintenance_token_id: Option<u64>,
 }
 
 /// Why an admin portal configuration is unusable; never quotes the URL.
@@ -52,6 +53,7 @@ impl AdminPortal {
             admin_url: url,
             webhook_secret: webhook_secret.and_then(SharedSecret::new),
             maintenance_token: None,
+            maintenance_token_id: None,
         })
     }
 
@@ -62,6 +64,17 @@ impl AdminPortal {
             Some(token) => Some(AccessToken::parse(token).map_err(PortalError::MaintenanceToken)?),
         };
         Ok(self)
+    }
+
+    /// Adds the maintenance token's numeric id, which rotation writes next to it.
+    pub fn with_maintenance_token_id(mut self, id: Option<u64>) -> Self {
+        self.maintenance_token_id = id;
+        self
+    }
+
+    /// The maintenance token's id, if the secret names it (`maintenance_token_id`).
+    pub fn maintenance_token_id(&self) -> Option<u64> {
+        self.maintenance_token_id
     }
 
     /// The admin portal base URL.
@@ -86,6 +99,7 @@ impl fmt::Debug for AdminPortal {
             .field("host", &self.admin_url.host_str())
             .field("webhook_secret", &self.webhook_secret.is_some())
             .field("maintenance_token", &self.maintenance_token.is_some())
+            .field("maintenance_token_id", &self.maintenance_token_id)
             .finish()
     }
 }
@@ -105,6 +119,12 @@ pub enum SourceError {
 pub trait PortalSource: Send + Sync {
     /// The current configuration, possibly cached.
     fn admin_portal(&self) -> impl Future<Output = Result<Arc<AdminPortal>, SourceError>> + Send;
+
+    /// The configuration read again now, bypassing any cache: after 3scale refused the cached
+    /// maintenance token, which a rotation may have replaced. A fixed source has nothing newer.
+    fn refresh(&self) -> impl Future<Output = Result<Arc<AdminPortal>, SourceError>> + Send {
+        self.admin_portal()
+    }
 }
 
 /// A configuration fixed at start, from environment variables (local runs).

@@ -36,6 +36,9 @@ impl SecretsManagerPortal {
             .client
             .get_secret_value()
             .secret_id(&self.secret_id)
+            // What GetSecretValue returns without a stage; moto needs it said once a rotation
+            // has moved the stage (it keeps answering the version it first made current).
+            .version_stage("AWSCURRENT")
             .send()
             .await
             .map_err(|err| {
@@ -57,6 +60,16 @@ struct SecretJson {
     webhook_secret: Option<String>,
     #[serde(default)]
     maintenance_token: Option<String>,
+    /// Written by rotation next to the token; a person may type it as a string.
+    #[serde(default)]
+    maintenance_token_id: Option<TokenIdJson>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum TokenIdJson {
+    Number(u64),
+    Text(String),
 }
 
 /// Reads and validates the secret's JSON; errors name fields, never values.
@@ -67,8 +80,16 @@ pub fn portal_from_secret(json: &str) -> Result<AdminPortal, SourceError> {
             "expected JSON {\"admin_url\": \"...\", \"webhook_secret\": \"...\"}".to_owned(),
         )
     })?;
+    let maintenance_token_id = match shape.maintenance_token_id {
+        None => None,
+        Some(TokenIdJson::Number(id)) => Some(id),
+        Some(TokenIdJson::Text(text)) => Some(text.trim().parse().map_err(|_| {
+            SourceError::BadSecret("maintenance_token_id must be the token's numeric id".to_owned())
+        })?),
+    };
     AdminPortal::new(&shape.admin_url, shape.webhook_secret.as_deref())
         .and_then(|portal| portal.with_maintenance_token(shape.maintenance_token.as_deref()))
+        .map(|portal| portal.with_maintenance_token_id(maintenance_token_id))
         .map_err(|e| SourceError::BadSecret(e.to_string()))
 }
 
@@ -102,6 +123,15 @@ impl PortalSource for SecretsManagerPortal {
                 None => Err(err),
             },
         }
+    }
+
+    /// Reads the secret now whatever the cache's age, and caches it; a failure keeps the cache.
+    async fn refresh(&self) -> Result<Arc<AdminPortal>, SourceError> {
+        let mut cached = self.cached.lock().await;
+        let portal = Arc::new(self.fetch().await?);
+        *cached = Some((Instant::now(), Arc::clone(&portal)));
+        tracing::info!("admin portal configuration read again, bypassing the cache");
+        Ok(portal)
     }
 }
 
@@ -141,5 +171,17 @@ mod tests {
         )
         .expect_err("not a token");
         assert!(!err.to_string().contains("bad token"), "{err}");
+        for (id, expected) in [(r#"7"#, Some(7)), (r#""42""#, Some(42))] {
+            let json = format!(
+                r#"{{"admin_url":"https://acme-admin.3scale.net","maintenance_token":"m41nt","maintenance_token_id":{id}}}"#
+            );
+            let portal = portal_from_secret(&json).expect("valid");
+            assert_eq!(portal.maintenance_token_id(), expected, "{id}");
+        }
+        let err = portal_from_secret(
+            r#"{"admin_url":"https://acme-admin.3scale.net","maintenance_token_id":"m41nt"}"#,
+        )
+        .expect_err("not an id");
+        assert!(!err.to_string().contains("m41nt"), "{err}");
     }
 }

@@ -14,6 +14,7 @@ use crate::decision::decide_event;
 use crate::metrics::SweepMetrics;
 use crate::outcome::Outcome;
 use crate::portal::PortalSource;
+use crate::refresh::{maintenance_token, with_maintenance_token};
 use crate::webhook;
 pub use deletion::{deletable_prefix, parse_time};
 use serde::Serialize;
@@ -148,18 +149,23 @@ impl<P: PortalSource, R: AdminApi> App<P, R> {
     }
 
     async fn sweep_inner(&self, deadline: Instant) -> SweepSummary {
-        let portal = match self.portal.admin_portal().await {
+        let mut portal = match self.portal.admin_portal().await {
             Ok(portal) => portal,
             Err(err) => {
                 tracing::error!(error = %err, "sweep: admin portal configuration unavailable");
                 return SweepSummary::stopped(SweepStop::ConfigurationUnavailable);
             }
         };
-        let Some(maintenance) = portal.maintenance_token() else {
+        if portal.maintenance_token().is_none() {
             tracing::info!("sweep skipped: the secret has no maintenance_token");
             return SweepSummary::stopped(SweepStop::NoMaintenanceToken);
-        };
-        let failures = match self.api.webhook_failures(&portal, maintenance).await {
+        }
+        // A rotation may have replaced the cached token: `portal` is then the secret read again.
+        let api = &self.api;
+        let listed = with_maintenance_token(&self.portal, &mut portal, |p| async move {
+            api.webhook_failures(&p, maintenance_token(&p)?).await
+        });
+        let failures = match listed.await {
             Ok(failures) => failures,
             Err(err) => {
                 tracing::error!(error = %err, "sweep: 3scale's failed deliveries could not be listed; nothing deleted");
@@ -183,7 +189,8 @@ impl<P: PortalSource, R: AdminApi> App<P, R> {
             };
             let outcome = match webhook::decode(failure.event.as_bytes()) {
                 Ok(event) => {
-                    decide_event(&self.settings, &portal, &self.api, &event, &mut audit).await
+                    let (settings, source) = (&self.settings, &self.portal);
+                    decide_event(settings, source, &portal, api, &event, &mut audit).await
                 }
                 Err(err) => Outcome::UnreadableBody(err),
             };
@@ -198,11 +205,11 @@ impl<P: PortalSource, R: AdminApi> App<P, R> {
 
         let safe_before = listed_at.saturating_sub(HOLD_BACK.as_secs());
         if let Some((count, time)) = deletable_prefix(&failures, handled, safe_before) {
-            match self
-                .api
-                .delete_webhook_failures(&portal, maintenance, time)
-                .await
-            {
+            let deleted = with_maintenance_token(&self.portal, &mut portal, |p| async move {
+                api.delete_webhook_failures(&p, maintenance_token(&p)?, time)
+                    .await
+            });
+            match deleted.await {
                 Ok(()) => summary.deleted = count,
                 Err(err) => {
                     summary.delete_failed = true;
