@@ -32,6 +32,7 @@ Control endpoints for tests live under /__stand_in/ (porta has nothing there):
   POST /__stand_in/faults    [{"method"?, "path"? (regex), "status"?, "body"?, "headers"?,
                                "delay_ms"?, "times"?, "after"?}]: answered instead of porta, in
                              order; with "after": true porta acts first and its answer is replaced
+  DELETE /__stand_in/faults  drops every queued fault
   POST /__stand_in/release   {"release": "2.15" | "2.16" | "master"}: which porta to be
   GET  /__stand_in/requests  every porta request received: method, path, query, auth kind and
                              the client's port (one port: one kept-alive connection)
@@ -381,6 +382,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 with porta.lock:
                     # One answer each unless "times" says otherwise; "times": null is for ever.
                     porta.faults.extend(dict({"times": 1}, **fault) for fault in data)
+                return self.answer(204, None)
+            if (method, path) == ("DELETE", "/__stand_in/faults"):
+                with porta.lock:
+                    porta.faults.clear()
                 return self.answer(204, None)
             if (method, path) == ("POST", "/__stand_in/release"):
                 with porta.lock:

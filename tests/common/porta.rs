@@ -80,6 +80,21 @@ impl Porta {
             .any(|t| t["value"] == value)
     }
 
+    /// Every live token as the stand-in holds it: id, value, name, scopes, permission, expires_at.
+    pub async fn tokens(&self) -> Vec<Value> {
+        self.control("GET", "tokens", None)
+            .await
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Which porta release to answer as: "2.15" drops expires_at, "2.16" and "master" keep it.
+    pub async fn set_release(&self, release: &str) {
+        self.control("POST", "release", Some(json!({"release": release})))
+            .await;
+    }
+
     /// The ids of every live token.
     pub async fn live_ids(&self) -> Vec<u64> {
         let mut ids: Vec<u64> = self
@@ -98,6 +113,11 @@ impl Porta {
     /// "body"?, "headers"?, "delay_ms"?, "times"? (1; null for ever)}`.
     pub async fn fault(&self, fault: Value) {
         self.control("POST", "faults", Some(json!([fault]))).await;
+    }
+
+    /// Drops every queued fault: porta answers as itself again.
+    pub async fn clear_faults(&self) {
+        self.control("DELETE", "faults", None).await;
     }
 
     /// Every admin API request received: `{"method", "path", "query", "auth", "client_port"}`.
@@ -178,6 +198,7 @@ impl Porta {
         let url = format!("{}/__stand_in/{what}", self.url);
         let request = match method {
             "POST" => self.http.post(url),
+            "DELETE" => self.http.delete(url),
             _ => self.http.get(url),
         };
         let request = match body {
