@@ -200,7 +200,10 @@ impl Porta {
     fn answer(&self, request: &Request) -> (u16, Vec<(&'static str, String)>, Vec<u8>) {
         let json = || vec![("content-type", "application/json; charset=utf-8".to_owned())];
         if self.storm.load(Ordering::Relaxed)
-            && self.answers.fetch_add(1, Ordering::Relaxed) % 2 == 0
+            && self
+                .answers
+                .fetch_add(1, Ordering::Relaxed)
+                .is_multiple_of(2)
         {
             self.throttled.fetch_add(1, Ordering::Relaxed);
             let mut headers = json();
@@ -580,6 +583,8 @@ async fn deliver(
 struct Row {
     name: String,
     deliveries: usize,
+    /// Deliveries sent again after a 5xx, as 3scale retries them.
+    retries: usize,
     in_flight: usize,
     outcomes: Vec<(String, usize)>,
     p50: Duration,
@@ -604,7 +609,13 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
-fn summarize(row: &mut Row, results: &[Delivered], wall: Duration) {
+/// The row of a scenario: the figures of its deliveries; the memory and checks come after.
+fn summarize(name: &str, in_flight: usize, results: &[Delivered], wall: Duration) -> Row {
+    let mut row = Row {
+        name: name.to_owned(),
+        in_flight,
+        ..Row::default()
+    };
     let mut times: Vec<Duration> = results.iter().map(|d| d.elapsed).collect();
     times.sort();
     row.deliveries = results.len();
@@ -621,6 +632,12 @@ fn summarize(row: &mut Row, results: &[Delivered], wall: Duration) {
     let mut outcomes: Vec<(String, usize)> = counts.into_iter().collect();
     outcomes.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     row.outcomes = outcomes;
+    row
+}
+
+/// The function's peak RSS so far.
+fn peak(function: &Function) -> String {
+    format!("peak {}", mib(function.rss_kib().1))
 }
 
 /// Tokens 0..n of users 1..=USERS, and each user's token that must survive.
@@ -660,39 +677,55 @@ impl Setup {
     }
 }
 
-async fn burst(setup: &Setup, n: u64, in_flight: usize) -> Row {
-    let (porta, runtime, mut function) = setup.start(in_flight).await;
-    let (tokens, bystanders) = seed(&porta, 0, n);
+/// One delivery per token, at most `limit` in flight; each token with how its delivery ended.
+async fn deliver_all(
+    runtime: &Arc<RuntimeApi>,
+    porta: &Arc<Porta>,
+    limit: &Arc<Semaphore>,
+    tokens: &[String],
+) -> Vec<(String, Delivered)> {
     let deliveries = Arc::new(Deliveries::load());
-    let limit = Arc::new(Semaphore::new(in_flight));
-    let started = Instant::now();
     let mut tasks = Vec::new();
     for token in tokens.iter().cloned() {
-        let permit = Arc::clone(&limit).acquire_owned().await.expect("semaphore");
+        let permit = Arc::clone(limit).acquire_owned().await.expect("semaphore");
         let (runtime, deliveries, porta) = (
-            Arc::clone(&runtime),
+            Arc::clone(runtime),
             Arc::clone(&deliveries),
-            Arc::clone(&porta),
+            Arc::clone(porta),
         );
         tasks.push(tokio::spawn(async move {
             let delivered = deliver(&runtime, &deliveries, &token, |t| porta.is_alive(t)).await;
             drop(permit);
-            delivered
+            (token, delivered)
         }));
     }
     let mut results = Vec::new();
     for task in tasks {
         results.push(task.await.expect("delivery task"));
     }
-    let wall = started.elapsed();
-    let (_, peak) = function.rss_kib();
-    let mut row = Row {
-        name: "burst".to_owned(),
-        in_flight,
-        memory: format!("peak {}", mib(peak)),
-        ..Row::default()
-    };
-    summarize(&mut row, &results, wall);
+    results
+}
+
+/// No token but the deliveries' own was deleted: every user's survivor is alive.
+fn untouched(porta: &Porta, bystanders: &[String]) -> (String, bool) {
+    (
+        "no other token touched".to_owned(),
+        porta.deleted_other() == 0 && bystanders.iter().all(|t| porta.is_alive(t)),
+    )
+}
+
+async fn burst(setup: &Setup, n: u64, in_flight: usize) -> Row {
+    let (porta, runtime, mut function) = setup.start(in_flight).await;
+    let (tokens, bystanders) = seed(&porta, 0, n);
+    let limit = Arc::new(Semaphore::new(in_flight));
+    let started = Instant::now();
+    let results: Vec<Delivered> = deliver_all(&runtime, &porta, &limit, &tokens)
+        .await
+        .into_iter()
+        .map(|(_, delivered)| delivered)
+        .collect();
+    let mut row = summarize("burst", in_flight, &results, started.elapsed());
+    row.memory = peak(&function);
     let revoked = results.iter().filter(|d| d.outcome == "revoked").count();
     row.checks = vec![
         (
@@ -703,10 +736,7 @@ async fn burst(setup: &Setup, n: u64, in_flight: usize) -> Row {
             "every token dead".to_owned(),
             tokens.iter().all(|t| !porta.is_alive(t)),
         ),
-        (
-            "no other token touched".to_owned(),
-            porta.deleted_other() == 0 && bystanders.iter().all(|t| porta.is_alive(t)),
-        ),
+        untouched(&porta, &bystanders),
         common_checks(&mut function, &results),
     ];
     row
@@ -716,7 +746,6 @@ async fn storm(setup: &Setup, n: u64, in_flight: usize) -> Row {
     let (porta, runtime, mut function) = setup.start(in_flight).await;
     let (tokens, bystanders) = seed(&porta, 0, n);
     porta.storm.store(true, Ordering::Relaxed);
-    let deliveries = Arc::new(Deliveries::load());
     let limit = Arc::new(Semaphore::new(in_flight));
     let started = Instant::now();
     let mut results: Vec<Delivered> = Vec::new();
@@ -725,23 +754,8 @@ async fn storm(setup: &Setup, n: u64, in_flight: usize) -> Row {
     // The first delivery, then up to five retries of each 5xx one, as 3scale retries.
     while !round.is_empty() && rounds < 6 {
         rounds += 1;
-        let mut tasks = Vec::new();
-        for token in round.iter().cloned() {
-            let permit = Arc::clone(&limit).acquire_owned().await.expect("semaphore");
-            let (runtime, deliveries, porta) = (
-                Arc::clone(&runtime),
-                Arc::clone(&deliveries),
-                Arc::clone(&porta),
-            );
-            tasks.push(tokio::spawn(async move {
-                let delivered = deliver(&runtime, &deliveries, &token, |t| porta.is_alive(t)).await;
-                drop(permit);
-                (token, delivered)
-            }));
-        }
         let mut again = Vec::new();
-        for task in tasks {
-            let (token, delivered) = task.await.expect("delivery task");
+        for (token, delivered) in deliver_all(&runtime, &porta, &limit, &round).await {
             if delivered.status >= 500 {
                 again.push(token);
             }
@@ -749,15 +763,10 @@ async fn storm(setup: &Setup, n: u64, in_flight: usize) -> Row {
         }
         round = again;
     }
-    let wall = started.elapsed();
-    let (_, peak) = function.rss_kib();
-    let mut row = Row {
-        name: "429 storm".to_owned(),
-        in_flight,
-        memory: format!("peak {}", mib(peak)),
-        ..Row::default()
-    };
-    summarize(&mut row, &results, wall);
+    let mut row = summarize("429 storm", in_flight, &results, started.elapsed());
+    row.memory = peak(&function);
+    row.deliveries = tokens.len();
+    row.retries = results.len() - tokens.len();
     let allowed = results
         .iter()
         .all(|d| d.outcome == "revoked" || d.outcome == "already_revoked" || d.status >= 500);
@@ -783,10 +792,7 @@ async fn storm(setup: &Setup, n: u64, in_flight: usize) -> Row {
             format!("{alive_after} tokens alive after {rounds} rounds"),
             true,
         ),
-        (
-            "no other token touched".to_owned(),
-            porta.deleted_other() == 0 && bystanders.iter().all(|t| porta.is_alive(t)),
-        ),
+        untouched(&porta, &bystanders),
         common_checks(&mut function, &results),
     ];
     row
@@ -810,25 +816,16 @@ async fn sequence(setup: &Setup, name: &str, n: u64, warm: u64) -> Row {
             rss_max = rss_max.max(function.rss_kib().0);
         }
     }
-    let wall = started.elapsed();
-    let (rss_end, peak) = function.rss_kib();
+    let mut row = summarize(name, 1, &results, started.elapsed());
+    let rss_end = function.rss_kib().0;
     rss_max = rss_max.max(rss_end);
-    let mut row = Row {
-        name: name.to_owned(),
-        in_flight: 1,
-        ..Row::default()
-    };
-    summarize(&mut row, &results, wall);
     let revoked = results.iter().filter(|d| d.outcome == "revoked").count();
     row.checks = vec![
         (
             "every delivery revoked".to_owned(),
             revoked == results.len(),
         ),
-        (
-            "no other token touched".to_owned(),
-            porta.deleted_other() == 0 && bystanders.iter().all(|t| porta.is_alive(t)),
-        ),
+        untouched(&porta, &bystanders),
         common_checks(&mut function, &results),
     ];
     if warm > 0 {
@@ -844,7 +841,7 @@ async fn sequence(setup: &Setup, name: &str, n: u64, warm: u64) -> Row {
             growth <= 1024,
         ));
     } else {
-        row.memory = format!("peak {}", mib(peak));
+        row.memory = peak(&function);
     }
     row
 }
@@ -873,14 +870,8 @@ async fn external(setup: &Setup, admin_url: &str, n: u64) -> Row {
     let wall = started.elapsed();
     let (_, live) = control(address, "GET", "/__stand_in/tokens", "").await;
     let dead = tokens.iter().all(|t| !live.contains(t.as_str()));
-    let (_, peak) = function.rss_kib();
-    let mut row = Row {
-        name: format!("one at a time, {admin_url}"),
-        in_flight: 1,
-        memory: format!("peak {}", mib(peak)),
-        ..Row::default()
-    };
-    summarize(&mut row, &results, wall);
+    let mut row = summarize(&format!("one at a time, {admin_url}"), 1, &results, wall);
+    row.memory = peak(&function);
     row.checks = vec![
         ("every token dead".to_owned(), dead),
         common_checks(&mut function, &results),
@@ -957,10 +948,14 @@ fn print_table(rows: &[Row]) {
             .iter()
             .map(|(c, ok)| format!("{}{c}", if *ok { "" } else { "FAILED: " }))
             .collect();
+        let deliveries = match row.retries {
+            0 => row.deliveries.to_string(),
+            retries => format!("{} + {retries} retried", row.deliveries),
+        };
         println!(
             "| {} | {} | {} | {} | {} | {} | {:.0} | {} | {} | {} |",
             row.name,
-            row.deliveries,
+            deliveries,
             row.in_flight,
             ms(row.p50),
             ms(row.p99),

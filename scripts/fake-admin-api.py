@@ -22,7 +22,11 @@ It answers as porta's own source does (3scale/porta; see ../shared/threescale/po
   pops from the oldest while time <= T (app/models/web_hook_failures.rb), without a time it
   empties the list; only an admin may (CanCan: 403 {"status":"Forbidden"} for a member).
 * PUT /admin/api/accounts/{account}/applications/{id}.json sets the defined extra fields given
-  as top-level form parameters, an empty value included (buyers_applications_controller.rb).
+  as top-level form parameters, an empty value included (buyers_applications_controller.rb);
+  GET shows the application, its extra fields as top-level keys.
+* The Host header matters, as in porta (site_account_support.rb): the tenant's admin domain is
+  --host (127.0.0.1). On another tenant's admin domain every token is refused with Access denied;
+  on a host that is no admin domain a request with a token gets 404, one without Access denied.
 
 Control endpoints for tests live under /__stand_in/ (porta has nothing there):
   POST /__stand_in/tokens    {"value", "id"?, "user"?, "scopes"?, "permission"?, "role"?,
@@ -30,10 +34,13 @@ Control endpoints for tests live under /__stand_in/ (porta has nothing there):
                              -> {"id": N}
   GET  /__stand_in/tokens    the live tokens
   POST /__stand_in/faults    [{"method"?, "path"? (regex), "status"?, "body"?, "headers"?,
-                               "delay_ms"?, "times"?, "after"?}]: answered instead of porta, in
-                             order; with "after": true porta acts first and its answer is replaced
+                               "delay_ms"?, "gate"?, "times"?, "after"?}]: answered instead of
+                             porta, in order; with "after": true porta acts first and its answer
+                             is replaced; with "gate": NAME the request waits until that gate opens
+  POST /__stand_in/gates     {"open": NAME}
   DELETE /__stand_in/faults  drops every queued fault
   POST /__stand_in/release   {"release": "2.15" | "2.16" | "master"}: which porta to be
+  POST /__stand_in/hosts     {"admin": HOST, "other_tenants": [HOST...]}: whose domain is which
   GET  /__stand_in/requests  every porta request received: method, path, query, auth kind and
                              the client's port (one port: one kept-alive connection)
   POST /__stand_in/failures  failed deliveries to file: [{"event", "time"?, "id"?}] or porta's
@@ -113,6 +120,9 @@ class Porta:
         self.failures = []  # a Redis list in porta: appended at the tail, oldest first
         self.applications = {}  # id -> {id, account_id, extra_fields}
         self.release = "master"  # "2.15" drops expires_at; POST /__stand_in/release
+        self.admin_host = "127.0.0.1"  # this tenant's admin domain; POST /__stand_in/hosts
+        self.other_tenants = set()  # other tenants' admin domains: none of our tokens there
+        self.gates = {}  # name -> threading.Event; a fault with "gate" waits for it
         forced = os.environ.get("FAKE_ADMIN_STATUS")
         if forced:
             self.faults.append({"status": int(forced), "times": None,
@@ -164,6 +174,10 @@ class Porta:
         token = next((t for t in self.tokens.values() if t["value"] == value), None)
         return None if token is None or expired(token) else token
 
+    def gate(self, name):
+        with self.lock:
+            return self.gates.setdefault(str(name), threading.Event())
+
     def take_fault(self, method, path):
         with self.lock:
             for fault in self.faults:
@@ -214,6 +228,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                  "client_port": self.client_address[1]})
         fault = self.porta.take_fault(method, url.path) or {}
         time.sleep(fault.get("delay_ms", 0) / 1000)
+        if "gate" in fault:  # held until the test opens it: ordering without timing
+            self.porta.gate(fault["gate"]).wait(60)
         if "status" in fault and not fault.get("after"):
             return self.answer(fault["status"], fault.get("body"), fault.get("headers"))
         status, payload = self.porta_answer(method, url.path, token_value)
@@ -243,6 +259,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def porta_answer(self, method, path, token_value):
         with self.porta.lock:
+            # site_account_support.rb: tokens are looked up on the domain's own tenant. A host
+            # that is no tenant's admin domain raises NoAccountForDomain (a 404) as soon as a
+            # token is looked up; without a token, force_provider_or_master_domain refuses it.
+            host = self.internal_host()
+            if host != self.porta.admin_host and host not in self.porta.other_tenants:
+                return NOT_FOUND if token_value else ACCESS_DENIED
+            if host != self.porta.admin_host:
+                return ACCESS_DENIED  # another tenant: domain_account.access_tokens has no such token
             caller = self.porta.authenticate(token_value)
             if caller is None:
                 return ACCESS_DENIED
@@ -253,6 +277,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             application = APPLICATION_PATH.match(path)
             if application and method == "PUT":
                 return self.update_application(caller, application.group(1), application.group(2))
+            if application and method == "GET":
+                return self.show_application(application.group(1), application.group(2))
             own = sorted((t for t in self.porta.tokens.values() if t["user"] == caller["user"]),
                          key=lambda t: t["id"])
             if method == "GET" and path == TOKENS + ".json":
@@ -355,6 +381,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
             failures.pop(0)
         return 200, None
 
+    def internal_host(self):
+        """request.internal_host: the Host header without its port, lower case."""
+        host = (self.headers.get("Host") or "").strip().lower()
+        if host.startswith("["):
+            return host.split("]")[0] + "]"
+        return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+    def show_application(self, account_id, application_id):
+        """buyers_applications_controller.rb#show; the caller holds the lock. Extra fields are
+        top-level keys of the application (application_representer.rb), "" included."""
+        app = self.porta.applications.get(int(application_id))
+        if app is None or str(app["account_id"]) != account_id:
+            return NOT_FOUND
+        return 200, {"application": {"id": app["id"], "user_account_id": app["account_id"],
+                                     "state": "live", **app["extra_fields"]}}
+
     def update_application(self, caller, account_id, application_id):
         """buyers_applications_controller.rb#update; the caller holds the lock."""
         if caller["permission"] != "rw":
@@ -386,6 +428,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if (method, path) == ("DELETE", "/__stand_in/faults"):
                 with porta.lock:
                     porta.faults.clear()
+                return self.answer(204, None)
+            if (method, path) == ("POST", "/__stand_in/gates"):
+                porta.gate(data["open"]).set()
+                return self.answer(204, None)
+            if (method, path) == ("POST", "/__stand_in/hosts"):
+                with porta.lock:
+                    porta.admin_host = str(data.get("admin", porta.admin_host)).lower()
+                    porta.other_tenants = {str(h).lower() for h in data.get("other_tenants", [])}
                 return self.answer(204, None)
             if (method, path) == ("POST", "/__stand_in/release"):
                 with porta.lock:
@@ -464,6 +514,7 @@ def main():
                         help="JSON list of tokens to create at start ('' for none)")
     args = parser.parse_args()
     Handler.porta = Porta()
+    Handler.porta.admin_host = args.host.lower()
     if args.seed:
         with open(args.seed, encoding="utf-8") as seed:
             for spec in json.load(seed):

@@ -1,6 +1,8 @@
 //! The one question every door asks: this event, revoke its token? Knows nothing of HTTP.
 
-use crate::admin_api::{AdminApi, ApplicationRef, TokenId, TokenToRevoke, Verdict, answers};
+use crate::admin_api::{
+    AdminApi, ApplicationRef, FieldClearing, TokenId, TokenToRevoke, Verdict, answers,
+};
 use crate::audit::Audit;
 use crate::outcome::Outcome;
 use crate::portal::{AdminPortal, PortalSource};
@@ -62,19 +64,20 @@ pub async fn decide_event<P: PortalSource, R: AdminApi>(
     audit.revocation = Some(revocation);
     if settings.clear_token_field && matches!(outcome, Outcome::Revoked | Outcome::AlreadyRevoked) {
         audit.token_field_cleared =
-            Some(clear_token_fields(settings, source, portal, api, event).await);
+            Some(clear_token_fields(settings, source, portal, api, event, &token).await);
     }
     outcome
 }
 
-/// Empties the token and id fields of the event's application. A failure is logged and
-/// counted, but changes nothing for 3scale: the token is dead either way.
+/// Empties the token and id fields of the event's application, if it holds this token. A
+/// failure is logged and counted, but changes nothing for 3scale: the token is dead either way.
 async fn clear_token_fields<P: PortalSource, R: AdminApi>(
     settings: &Settings,
     source: &P,
     portal: &Arc<AdminPortal>,
     api: &R,
     event: &WebhookEvent,
+    token: &AccessToken,
 ) -> bool {
     if portal.maintenance_token().is_none() {
         tracing::warn!("CLEAR_TOKEN_FIELD is on, but the secret has no maintenance_token");
@@ -101,12 +104,27 @@ async fn clear_token_fields<P: PortalSource, R: AdminApi>(
     ];
     let fields = &fields;
     let mut portal = Arc::clone(portal);
-    let cleared = with_maintenance_token(source, &mut portal, |p| async move {
-        api.clear_extra_fields(&p, maintenance_token(&p)?, application, fields)
-            .await
+    let clearing = with_maintenance_token(source, &mut portal, |p| async move {
+        let maintenance = maintenance_token(&p)?;
+        api.clear_token_fields(
+            &p,
+            maintenance,
+            application,
+            &settings.token_field,
+            token,
+            fields,
+        )
+        .await
     });
-    match cleared.await {
-        Ok(()) => true,
+    match clearing.await {
+        Ok(FieldClearing::Cleared | FieldClearing::AlreadyEmpty) => true,
+        Ok(FieldClearing::NotThisToken) => {
+            // A forged event, or a value replaced since: never wipe what another token wrote.
+            tracing::warn!(
+                "the application's token field does not hold this token; it was not cleared"
+            );
+            false
+        }
         Err(err) => {
             tracing::warn!(error = %err, "clearing the token field failed");
             false

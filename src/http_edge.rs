@@ -1,14 +1,16 @@
 //! The HTTP edge: a webhook delivery (or 3scale's Ping) in, a decision, a JSON response out.
 
-use crate::admin_api::{AdminApi, Probe};
+use crate::admin_api::{AdminApi, MaintenanceError, Probe};
 use crate::app::App;
 use crate::audit::Audit;
 use crate::decision::decide_event;
 use crate::outcome::Outcome;
-use crate::portal::PortalSource;
+use crate::portal::{AdminPortal, PortalSource};
+use crate::refresh::{maintenance_token, with_maintenance_token};
 use crate::webhook::{self, MAX_BODY_BYTES};
 use lambda_http::http::{HeaderValue, Method, header};
 use lambda_http::{Body, Request, RequestExt, Response};
+use std::sync::Arc;
 
 /// The response 3scale receives for `outcome`.
 pub fn into_response(outcome: &Outcome) -> Response<Body> {
@@ -62,12 +64,7 @@ impl<P: PortalSource, R: AdminApi> App<P, R> {
             if query.and_then(|q| q.first("ping")) != Some("3scale") {
                 return Outcome::Ignored("GET without ping=3scale");
             }
-            // 3scale's Ping button then proves the whole chain: secret, configuration, admin_url.
-            return match self.api.probe(&portal).await {
-                Probe::AdminApi => Outcome::Pong,
-                Probe::NotAdminApi(what) => Outcome::PingNotThreescale(what),
-                Probe::Unreachable(why) => Outcome::PingUnreachable(why),
-            };
+            return self.ping(&portal).await;
         }
 
         let event = match webhook::decode(body) {
@@ -83,5 +80,66 @@ impl<P: PortalSource, R: AdminApi> App<P, R> {
             audit,
         )
         .await
+    }
+
+    /// 3scale's Ping button: the secret and the configuration held; now `admin_url`.
+    ///
+    /// A tokenless listing refused in porta's words proves a 3scale admin API. It cannot tell
+    /// this tenant's admin portal from another tenant's, where every token of this tenant is
+    /// refused alike; the maintenance token's own listing, answered 200, proves that too.
+    async fn ping(&self, portal: &Arc<AdminPortal>) -> Outcome {
+        match self.api.probe(portal).await {
+            Probe::AdminApi => {}
+            Probe::NotAdminApi(what) => return Outcome::PingNotThreescale(what),
+            Probe::Unreachable(why) => return Outcome::PingUnreachable(why),
+        }
+        if portal.maintenance_token().is_none() {
+            return Outcome::Pong;
+        }
+        // With the secret read again if 3scale refuses a token a rotation has replaced.
+        let api = &self.api;
+        let mut portal = Arc::clone(portal);
+        let listed = with_maintenance_token(&self.portal, &mut portal, |p| async move {
+            api.own_tokens(&p, maintenance_token(&p)?, None).await
+        });
+        match listed.await {
+            // Authenticated here: this tenant's admin portal, whatever the token may do.
+            Ok(_)
+            | Err(
+                MaintenanceError::NotPermitted
+                | MaintenanceError::NotAllowed
+                | MaintenanceError::Unreadable(_),
+            ) => Outcome::Pong,
+            Err(MaintenanceError::Refused) => Outcome::PingNotTenantAdmin(
+                "it refuses the maintenance token (403 Access denied): admin_url is another \
+                 tenant's admin portal, or the maintenance token is revoked or expired"
+                    .to_owned(),
+            ),
+            Err(MaintenanceError::NotFound) => Outcome::PingNotTenantAdmin(
+                "it answers the maintenance token's listing with 404: admin_url is not an \
+                 admin portal (a developer portal, or another host of the installation)"
+                    .to_owned(),
+            ),
+            Err(MaintenanceError::Unavailable(why)) => Outcome::PingUnreachable(why),
+            Err(other) => Outcome::PingNotTenantAdmin(other.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::admin_api::RetryPolicy;
+    use std::time::Duration;
+
+    /// API Gateway's integration timeout (HTTP API: 30 s): past it 3scale gets a 503.
+    const API_GATEWAY_LIMIT: Duration = Duration::from_secs(30);
+
+    #[test]
+    fn a_delivery_ends_before_api_gateway_gives_up() {
+        // The revocation, then with CLEAR_TOKEN_FIELD the field's read and clear: one
+        // deadline each. What is left is for reading the secret.
+        let admin_api = RetryPolicy::default().total * 2;
+        assert_eq!(admin_api, Duration::from_secs(16), "the README says 16 s");
+        assert!(admin_api + Duration::from_secs(10) <= API_GATEWAY_LIMIT);
     }
 }

@@ -159,46 +159,59 @@ fn into_request(envelope: Envelope, context: Context) -> (Origin, Result<Request
     }
 }
 
+/// What either envelope says about the request, before anything that can fail.
+struct Parts {
+    method: Method,
+    headers: HeaderMap,
+    domain_name: Option<String>,
+    stage: Option<String>,
+    raw_path: String,
+    query: QueryMap,
+    raw_query: Option<String>,
+    body: Option<String>,
+    is_base64_encoded: bool,
+    path_parameters: QueryMap,
+    stage_variables: QueryMap,
+    origin: RequestContext,
+}
+
 fn rest_api_request(
     event: ApiGatewayProxyRequest,
     context: Context,
 ) -> Result<Request, &'static str> {
-    let host = host(&event.headers, event.request_context.domain_name.as_deref());
-    let raw_path = event.path.unwrap_or_default();
-    let path = with_stage(event.request_context.stage.as_deref(), &raw_path);
     // Multi-valued parameters are a superset of the single-valued ones when present.
     let query = if event.multi_value_query_string_parameters.is_empty() {
         event.query_string_parameters
     } else {
         event.multi_value_query_string_parameters
     };
-    let raw_query = (!query.is_empty()).then(|| query.to_query_string());
-    let uri = request_uri(&event.headers, host, &path, raw_query.as_deref())?;
-    let body = body(event.is_base64_encoded, event.body.as_deref())?;
     // multi_value_headers is the canonical source, as in lambda_http.
     let mut headers = event.multi_value_headers;
     headers.extend(event.headers);
-    let request = build(uri, event.http_method, headers, body)?;
-    Ok(with_extensions(
-        request,
-        Extensions {
-            raw_path,
+    let request_context = event.request_context;
+    assemble(
+        Parts {
+            method: event.http_method,
+            headers,
+            domain_name: request_context.domain_name.clone(),
+            stage: request_context.stage.clone(),
+            raw_path: event.path.unwrap_or_default(),
+            raw_query: (!query.is_empty()).then(|| query.to_query_string()),
             query,
-            path: QueryMap::from(event.path_parameters),
-            stage: QueryMap::from(event.stage_variables),
-            origin: RequestContext::ApiGatewayV1(event.request_context),
-            lambda: context,
+            body: event.body,
+            is_base64_encoded: event.is_base64_encoded,
+            path_parameters: QueryMap::from(event.path_parameters),
+            stage_variables: QueryMap::from(event.stage_variables),
+            origin: RequestContext::ApiGatewayV1(request_context),
         },
-    ))
+        context,
+    )
 }
 
 fn http_api_request(
     event: ApiGatewayV2httpRequest,
     context: Context,
 ) -> Result<Request, &'static str> {
-    let host = host(&event.headers, event.request_context.domain_name.as_deref());
-    let raw_path = event.raw_path.unwrap_or_default();
-    let path = with_stage(event.request_context.stage.as_deref(), &raw_path);
     // The raw query string, not queryStringParameters, which API Gateway has already decoded
     // and joined differently (aws/aws-lambda-rust-runtime#470).
     let raw_query = event.raw_query_string.filter(|q| !q.is_empty());
@@ -206,47 +219,46 @@ fn http_api_request(
         Some(raw) => raw.parse().unwrap_or_default(),
         None => event.query_string_parameters,
     };
-    let uri = request_uri(&event.headers, host, &path, raw_query.as_deref())?;
-    let body = body(event.is_base64_encoded, event.body.as_deref())?;
     let mut headers = event.headers;
     if let Some(cookies) = event.cookies
         && let Ok(value) = HeaderValue::from_str(&cookies.join("; "))
     {
         headers.insert(header::COOKIE, value);
     }
-    let method = event.request_context.http.method.clone();
-    let request = build(uri, method, headers, body)?;
-    Ok(with_extensions(
-        request,
-        Extensions {
-            raw_path,
+    let request_context = event.request_context;
+    assemble(
+        Parts {
+            method: request_context.http.method.clone(),
+            headers,
+            domain_name: request_context.domain_name.clone(),
+            stage: request_context.stage.clone(),
+            raw_path: event.raw_path.unwrap_or_default(),
             query,
-            path: QueryMap::from(event.path_parameters),
-            stage: QueryMap::from(event.stage_variables),
-            origin: RequestContext::ApiGatewayV2(event.request_context),
-            lambda: context,
+            raw_query,
+            body: event.body,
+            is_base64_encoded: event.is_base64_encoded,
+            path_parameters: QueryMap::from(event.path_parameters),
+            stage_variables: QueryMap::from(event.stage_variables),
+            origin: RequestContext::ApiGatewayV2(request_context),
         },
-    ))
+        context,
+    )
 }
 
-/// What `lambda_http` attaches to a request besides method, URI, headers and body.
-struct Extensions {
-    raw_path: String,
-    query: QueryMap,
-    path: QueryMap,
-    stage: QueryMap,
-    origin: RequestContext,
-    lambda: Context,
-}
-
-fn with_extensions(request: Request, extensions: Extensions) -> Request {
-    request
-        .with_raw_http_path(extensions.raw_path)
-        .with_query_string_parameters(extensions.query)
-        .with_path_parameters(extensions.path)
-        .with_stage_variables(extensions.stage)
-        .with_request_context(extensions.origin)
-        .with_lambda_context(extensions.lambda)
+/// The request, with what `lambda_http` attaches to it, or why it cannot be built.
+fn assemble(parts: Parts, context: Context) -> Result<Request, &'static str> {
+    let host = host(&parts.headers, parts.domain_name.as_deref());
+    let path = with_stage(parts.stage.as_deref(), &parts.raw_path);
+    let uri = request_uri(&parts.headers, host, &path, parts.raw_query.as_deref())?;
+    let body = body(parts.is_base64_encoded, parts.body.as_deref())?;
+    let request = build(uri, parts.method, parts.headers, body)?;
+    Ok(request
+        .with_raw_http_path(parts.raw_path)
+        .with_query_string_parameters(parts.query)
+        .with_path_parameters(parts.path_parameters)
+        .with_stage_variables(parts.stage_variables)
+        .with_request_context(parts.origin)
+        .with_lambda_context(context))
 }
 
 fn build(
@@ -332,25 +344,21 @@ fn into_envelope(origin: Origin, response: Response<Body>) -> Value {
         binary @ Body::Binary(_) => (true, Some(binary)),
         _ => (false, None),
     };
-    let status_code = i64::from(parts.status.as_u16());
+    // The two envelope types share these fields but no trait: fill them alike.
+    macro_rules! envelope {
+        ($kind:ty, $headers:ident) => {{
+            let mut envelope = <$kind>::default();
+            envelope.status_code = i64::from(parts.status.as_u16());
+            envelope.body = body;
+            envelope.is_base64_encoded = is_base64_encoded;
+            envelope.$headers = parts.headers;
+            serde_json::to_value(envelope)
+        }};
+    }
     let serialized = match origin {
-        Origin::RestApi => {
-            let mut envelope = ApiGatewayProxyResponse::default();
-            envelope.status_code = status_code;
-            envelope.body = body;
-            envelope.is_base64_encoded = is_base64_encoded;
-            // REST APIs merge both header fields; one of them, or headers repeat.
-            envelope.multi_value_headers = parts.headers;
-            serde_json::to_value(envelope)
-        }
-        Origin::HttpApi => {
-            let mut envelope = ApiGatewayV2httpResponse::default();
-            envelope.status_code = status_code;
-            envelope.body = body;
-            envelope.is_base64_encoded = is_base64_encoded;
-            envelope.headers = parts.headers;
-            serde_json::to_value(envelope)
-        }
+        // REST APIs merge both header fields: fill one, or each header comes twice.
+        Origin::RestApi => envelope!(ApiGatewayProxyResponse, multi_value_headers),
+        Origin::HttpApi => envelope!(ApiGatewayV2httpResponse, headers),
     };
     // Serializing these types cannot fail; should it, the bare fields still reach 3scale.
     serialized.unwrap_or_else(|_| plain_response(&Outcome::MalformedEnvelope("unserializable")))

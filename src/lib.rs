@@ -1,9 +1,10 @@
 //! Makes 3scale personal access tokens single-use: when 3scale's webhook reports the
 //! application a token created, revoke that token through the Account Management API.
 
-// Top to bottom: the invocation router and its doors (the HTTP edge, the sweep), the App they
-// share, the decision, the records (outcome, audit, metrics), then the parts (admin API,
-// configuration, decoder, secrets).
+// The layers, top to bottom: each module uses only modules of the layers below it
+// (scripts/module-graph checks it in CI). The router, its doors, the App they share, the
+// decision, the records, the admin API, the configuration, then the parts with no deps.
+// layers: invocation | http_edge sweep rotation | app | decision | metrics refresh | audit | outcome | admin_api | secrets_manager settings | portal | webhook sensitive tls
 pub mod admin_api;
 pub mod app;
 pub mod audit;

@@ -3,6 +3,7 @@
 // nests deeper than the default 128 levels.
 #![recursion_limit = "256"]
 
+use access_token_revoker::portal::SourceError;
 use access_token_revoker::rotation::SecretsManagerStore;
 use access_token_revoker::{
     AdminApi, AdminApiClient, App, EnvironmentPortal, PortalOrigin, PortalSource, RetryPolicy,
@@ -31,14 +32,17 @@ async fn main() -> Result<(), Error> {
 
     match settings.portal.clone() {
         PortalOrigin::SecretsManager { secret_id } => {
-            // Honours AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_SECRETS_MANAGER; nothing is fetched yet.
+            // Honours AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_SECRETS_MANAGER.
             let aws = access_token_revoker::tls::aws_config_loader().load().await;
             let client = aws_sdk_secretsmanager::Client::new(&aws);
             // Writing the secret is the rotation door's alone; in AWS only the rotation
             // function's role allows it, so the webhook-facing function's rotation fails.
             let store = Arc::new(SecretsManagerStore::new(client.clone()));
-            let portal = SecretsManagerPortal::new(client, secret_id, settings.secret_ttl);
+            let portal = SecretsManagerPortal::new(client, secret_id, settings.secret_ttl)
+                .requiring(settings.secret_requirements());
+            read_at_start(&portal).await?;
             let app = Arc::new(App::new(settings, portal, revoker));
+            // As `serve`, with the secret store for Secrets Manager's rotation steps.
             lambda_runtime::run_concurrent(service_fn(move |event: LambdaEvent<Value>| {
                 let (app, store) = (Arc::clone(&app), Arc::clone(&store));
                 async move { invocation::handle_rotating(&app, store.as_ref(), event).await }
@@ -47,6 +51,28 @@ async fn main() -> Result<(), Error> {
         }
         PortalOrigin::Environment(portal) => {
             serve(App::new(settings, EnvironmentPortal(portal), revoker)).await
+        }
+    }
+}
+
+/// Reads the configuration once during init: a secret that can never serve (no webhook_secret,
+/// bad JSON) stops the function here, where the errors alarm sees it, and the first delivery
+/// finds the rest cached. Secrets Manager being unreachable is not fatal: each delivery retries.
+async fn read_at_start(portal: &impl PortalSource) -> Result<(), Error> {
+    match portal.admin_portal().await {
+        Err(SourceError::BadSecret(why)) => Err(format!("refusing to start: {why}").into()),
+        Err(err) => {
+            tracing::warn!(error = %err, "the admin portal configuration could not be read at start; each delivery tries again");
+            Ok(())
+        }
+        Ok(portal) => {
+            if portal.webhook_secret().is_none() {
+                tracing::warn!(
+                    "ALLOW_UNAUTHENTICATED_WEBHOOKS is on and the secret has no webhook_secret: \
+                     anyone who can reach the webhook URL can post events"
+                );
+            }
+            Ok(())
         }
     }
 }

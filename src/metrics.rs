@@ -15,68 +15,98 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// The CloudWatch namespace of every metric.
 pub const NAMESPACE: &str = "AccessTokenRevoker";
 
+/// One EMF line being built: its values, and the metric definitions that name them.
+struct EmfLine {
+    values: serde_json::Map<String, Value>,
+    metrics: Vec<Value>,
+}
+
+impl EmfLine {
+    fn new(function_name: &str) -> Self {
+        let mut values = serde_json::Map::new();
+        // Lambda's log-level filter reads this; without it the line counts as INFO anyway.
+        values.insert("level".into(), json!("INFO"));
+        values.insert("FunctionName".into(), json!(function_name));
+        Self {
+            values,
+            metrics: Vec::new(),
+        }
+    }
+
+    /// A dimension's value (the function's name is always there).
+    fn dimension(mut self, name: &str, value: &str) -> Self {
+        self.values.insert(name.into(), json!(value));
+        self
+    }
+
+    fn metric(&mut self, name: &str, unit: &str, value: impl Into<Value>) {
+        self.metrics.push(json!({"Name": name, "Unit": unit}));
+        self.values.insert(name.into(), value.into());
+    }
+
+    fn finish(mut self, dimensions: Value, timestamp_ms: u64) -> Value {
+        self.values.insert(
+            "_aws".into(),
+            json!({
+                "Timestamp": timestamp_ms,
+                "CloudWatchMetrics": [{
+                    "Namespace": NAMESPACE,
+                    "Dimensions": dimensions,
+                    "Metrics": self.metrics,
+                }],
+            }),
+        );
+        Value::Object(self.values)
+    }
+}
+
 /// The EMF object for one decision. Dimensions are the function's name and the outcome's
 /// name, both fixed vocabularies: no token, secret or application data.
 pub fn emf(outcome: &Outcome, audit: &Audit, function_name: &str, timestamp_ms: u64) -> Value {
-    let failed = u8::from(outcome.is_failed_revocation());
-    let mut metrics = vec![
-        json!({"Name": "Decisions", "Unit": "Count"}),
-        json!({"Name": "FailedRevocations", "Unit": "Count"}),
-    ];
-    let mut line = serde_json::Map::new();
-    // Lambda's log-level filter reads this; without it the line counts as INFO anyway.
-    line.insert("level".into(), json!("INFO"));
-    line.insert("FunctionName".into(), json!(function_name));
-    line.insert("Outcome".into(), json!(outcome.name()));
-    line.insert("Decisions".into(), json!(1));
-    line.insert("FailedRevocations".into(), json!(failed));
+    let mut line = EmfLine::new(function_name).dimension("Outcome", outcome.name());
+    line.metric("Decisions", "Count", 1);
+    line.metric(
+        "FailedRevocations",
+        "Count",
+        u8::from(outcome.is_failed_revocation()),
+    );
     if let Some(cleared) = audit.token_field_cleared {
-        metrics.push(json!({"Name": "FieldClearFailures", "Unit": "Count"}));
-        line.insert("FieldClearFailures".into(), json!(u8::from(!cleared)));
+        line.metric("FieldClearFailures", "Count", u8::from(!cleared));
     }
     if let Some(revocation) = &audit.revocation {
-        metrics.push(json!({"Name": "AdminApiLatency", "Unit": "Milliseconds"}));
         let ms = u64::try_from(revocation.elapsed.as_millis()).unwrap_or(u64::MAX);
-        line.insert("AdminApiLatency".into(), json!(ms));
+        line.metric("AdminApiLatency", "Milliseconds", ms);
     }
-    line.insert(
-        "_aws".into(),
-        json!({
-            "Timestamp": timestamp_ms,
-            "CloudWatchMetrics": [{
-                "Namespace": NAMESPACE,
-                "Dimensions": [["FunctionName"], ["FunctionName", "Outcome"]],
-                "Metrics": metrics,
-            }],
-        }),
-    );
-    Value::Object(line)
+    line.finish(
+        json!([["FunctionName"], ["FunctionName", "Outcome"]]),
+        timestamp_ms,
+    )
 }
 
 /// What a sweep reports for its metric line: plain facts, handed over by the sweep.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SweepMetrics {
-    /// The sweep could not do its work (no configuration, no maintenance token, a refused
-    /// listing, a failed delete).
+    /// The sweep could not do its work (no configuration, no maintenance token, not this
+    /// tenant's admin portal, a refused listing, a failed delete).
     pub failed: bool,
+    /// Filed deliveries whose revocation failed in this sweep; they stay filed.
+    pub failed_entries: usize,
+    /// Age of the oldest filed delivery this sweep left unhandled, in seconds.
+    pub oldest_unhandled_age_s: Option<u64>,
 }
 
-/// The EMF object for one sweep: `SweepFailures` is 1 when it could not do its work.
+/// The EMF object for one sweep: `SweepFailures` is 1 when it could not do its work,
+/// `SweepFailedEntries` counts the filed deliveries it could not revoke, and
+/// `OldestUnhandledFailureAge` (only when one is left) says how long one has waited.
 /// Dimension: the function's name only.
 pub fn emf_sweep(sweep: SweepMetrics, function_name: &str, timestamp_ms: u64) -> Value {
-    json!({
-        "level": "INFO",
-        "FunctionName": function_name,
-        "SweepFailures": u8::from(sweep.failed),
-        "_aws": {
-            "Timestamp": timestamp_ms,
-            "CloudWatchMetrics": [{
-                "Namespace": NAMESPACE,
-                "Dimensions": [["FunctionName"]],
-                "Metrics": [{"Name": "SweepFailures", "Unit": "Count"}],
-            }],
-        },
-    })
+    let mut line = EmfLine::new(function_name);
+    line.metric("SweepFailures", "Count", u8::from(sweep.failed));
+    line.metric("SweepFailedEntries", "Count", sweep.failed_entries);
+    if let Some(age) = sweep.oldest_unhandled_age_s {
+        line.metric("OldestUnhandledFailureAge", "Seconds", age);
+    }
+    line.finish(json!([["FunctionName"]]), timestamp_ms)
 }
 
 /// What one rotation step reports for its metric line: plain facts, handed over by the

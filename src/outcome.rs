@@ -45,6 +45,9 @@ pub enum Outcome {
     PingUnreachable(String),
     /// Ping: something answered the probe, but not as a 3scale admin API does: what came back.
     PingNotThreescale(String),
+    /// Ping: a 3scale admin API, but the maintenance token's listing was not answered 200, so
+    /// not this tenant's admin portal (or a dead maintenance token): what came back.
+    PingNotTenantAdmin(String),
 }
 
 impl Outcome {
@@ -67,7 +70,8 @@ impl Outcome {
             | Self::AdminApiRejected(_)
             | Self::AdminApiUnavailable
             | Self::PingUnreachable(_)
-            | Self::PingNotThreescale(_) => StatusCode::BAD_GATEWAY,
+            | Self::PingNotThreescale(_)
+            | Self::PingNotTenantAdmin(_) => StatusCode::BAD_GATEWAY,
         }
     }
 
@@ -99,6 +103,7 @@ impl Outcome {
             Self::AdminApiUnavailable => "admin_api_unavailable",
             Self::PingUnreachable(_) => "admin_api_unreachable",
             Self::PingNotThreescale(_) => "admin_url_not_3scale",
+            Self::PingNotTenantAdmin(_) => "admin_url_not_tenant_admin",
         }
     }
 
@@ -141,6 +146,10 @@ impl Outcome {
                 "admin_url is not a 3scale admin portal: \
                  GET /admin/api/personal/access_tokens.json without a token {what}; 3scale's \
                  admin API answers 403 {{\"error\":\"Access denied\"}}"
+            ),
+            Self::PingNotTenantAdmin(what) => format!(
+                "admin_url answers as a 3scale admin API, but not as this tenant's admin portal: \
+                 {what}"
             ),
         };
         json!({"error": self.name(), "message": message})

@@ -22,8 +22,11 @@ pub enum PortalError {
     /// Not an absolute URL.
     #[error("admin_url is not a valid absolute URL")]
     BadUrl,
-    /// Not http or https.
-    #[error("admin_url must use https (or http for local runs)")]
+    /// Not https, nor http to a loopback host.
+    #[error(
+        "admin_url must use https (http only to a loopback host: 127.0.0.0/8, ::1 or localhost); \
+         over http the tokens would cross the network in the clear"
+    )]
     BadScheme,
     /// Userinfo would be sent as Basic auth; the token authenticates itself.
     #[error("admin_url must not contain credentials")]
@@ -31,6 +34,12 @@ pub enum PortalError {
     /// A query or fragment would be mangled by the revoke path.
     #[error("admin_url must not have a query or fragment")]
     QueryOrFragment,
+    /// A webhook secret that the webhook URL cannot carry intact.
+    #[error(
+        "webhook_secret may hold only letters, digits and - . _ ~ \
+         (API Gateway's HTTP API decodes + as a space and %XX in the query string)"
+    )]
+    WebhookSecretCharacters,
     /// The maintenance token cannot be a 3scale token.
     #[error("maintenance_token is not a personal access token: {0}")]
     MaintenanceToken(crate::sensitive::TokenError),
@@ -40,7 +49,13 @@ impl AdminPortal {
     /// Validates the admin portal URL, e.g. `https://acme-admin.3scale.net`.
     pub fn new(admin_url: &str, webhook_secret: Option<&str>) -> Result<Self, PortalError> {
         let url = Url::parse(admin_url.trim()).map_err(|_| PortalError::BadUrl)?;
-        if !matches!(url.scheme(), "https" | "http") || url.host_str().is_none() {
+        let scheme_ok = match url.scheme() {
+            "https" => url.host().is_some(),
+            // The local loop's stand-in; anywhere else http would carry tokens in the clear.
+            "http" => url.host().is_some_and(|host| is_loopback(&host)),
+            _ => false,
+        };
+        if !scheme_ok {
             return Err(PortalError::BadScheme);
         }
         if !url.username().is_empty() || url.password().is_some() {
@@ -49,9 +64,16 @@ impl AdminPortal {
         if url.query().is_some() || url.fragment().is_some() {
             return Err(PortalError::QueryOrFragment);
         }
+        let webhook_secret = webhook_secret.and_then(SharedSecret::new);
+        if webhook_secret
+            .as_ref()
+            .is_some_and(|secret| !secret.survives_a_query_string())
+        {
+            return Err(PortalError::WebhookSecretCharacters);
+        }
         Ok(Self {
             admin_url: url,
-            webhook_secret: webhook_secret.and_then(SharedSecret::new),
+            webhook_secret,
             maintenance_token: None,
             maintenance_token_id: None,
         })
@@ -93,6 +115,15 @@ impl AdminPortal {
     }
 }
 
+/// `127.0.0.0/8`, `::1` or `localhost`: where plain http never leaves the machine.
+fn is_loopback(host: &url::Host<&str>) -> bool {
+    match host {
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
+        url::Host::Domain(name) => name.eq_ignore_ascii_case("localhost"),
+    }
+}
+
 impl fmt::Debug for AdminPortal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AdminPortal")
@@ -101,6 +132,34 @@ impl fmt::Debug for AdminPortal {
             .field("maintenance_token", &self.maintenance_token.is_some())
             .field("maintenance_token_id", &self.maintenance_token_id)
             .finish()
+    }
+}
+
+/// What a deployed configuration must hold, given the settings (`Settings::secret_requirements`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SecretRequirements {
+    /// A `webhook_secret`, unless `ALLOW_UNAUTHENTICATED_WEBHOOKS=true`.
+    pub webhook_secret: bool,
+    /// A `maintenance_token`, with `CLEAR_TOKEN_FIELD=true`.
+    pub maintenance_token: bool,
+}
+
+impl SecretRequirements {
+    /// Refuses a configuration that lacks what the settings need; names fields, never values.
+    pub fn check(&self, portal: &AdminPortal) -> Result<(), SourceError> {
+        if self.webhook_secret && portal.webhook_secret().is_none() {
+            return Err(SourceError::BadSecret(
+                "the secret has no webhook_secret, so anyone who can reach the webhook URL could \
+                 post events; add one, or set ALLOW_UNAUTHENTICATED_WEBHOOKS=true"
+                    .to_owned(),
+            ));
+        }
+        if self.maintenance_token && portal.maintenance_token().is_none() {
+            return Err(SourceError::BadSecret(
+                "CLEAR_TOKEN_FIELD is on, but the secret has no maintenance_token".to_owned(),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -140,6 +199,43 @@ impl PortalSource for EnvironmentPortal {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn http_is_for_loopback_hosts_only() {
+        for local in [
+            "http://127.0.0.1:9001",
+            "http://127.9.9.9",
+            "http://[::1]:8080/prefix/",
+            "http://localhost:9001",
+            "http://LOCALHOST",
+        ] {
+            assert!(AdminPortal::new(local, None).is_ok(), "{local}");
+        }
+        for remote in [
+            "http://acme-admin.3scale.net",
+            "http://10.0.0.7:3000",
+            "http://[::2]",
+            "http://localhost.example.com",
+            "http://128.0.0.1",
+        ] {
+            assert_eq!(
+                AdminPortal::new(remote, None).err(),
+                Some(PortalError::BadScheme),
+                "{remote}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_webhook_secret_must_survive_the_query_string() {
+        let url = "https://acme-admin.3scale.net";
+        assert!(AdminPortal::new(url, Some("Ab09-._~")).is_ok());
+        for bad in ["a+b", "a b", "a%2Bb", "a&b", "a=b", "a#b", "é"] {
+            let err = AdminPortal::new(url, Some(bad)).err();
+            assert_eq!(err, Some(PortalError::WebhookSecretCharacters), "{bad}");
+            assert!(!err.map(|e| e.to_string()).unwrap_or_default().contains(bad));
+        }
+    }
 
     #[test]
     fn admin_urls_are_validated_without_echoing_them() {

@@ -1,7 +1,7 @@
 //! The admin portal configuration from AWS Secrets Manager: a JSON secret, its shape, and a
 //! per-instance cache.
 
-use crate::portal::{AdminPortal, PortalSource, SourceError};
+use crate::portal::{AdminPortal, PortalSource, SecretRequirements, SourceError};
 use aws_sdk_secretsmanager::Client as SecretsManagerClient;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,6 +16,7 @@ pub struct SecretsManagerPortal {
     client: SecretsManagerClient,
     secret_id: String,
     ttl: Duration,
+    requirements: SecretRequirements,
     // A Mutex, not an RwLock: concurrent cold misses wait for one fetch instead of racing.
     cached: Mutex<Option<(Instant, Arc<AdminPortal>)>>,
 }
@@ -27,8 +28,15 @@ impl SecretsManagerPortal {
             client,
             secret_id: secret_id.into(),
             ttl,
+            requirements: SecretRequirements::default(),
             cached: Mutex::new(None),
         }
+    }
+
+    /// Refuses a secret that lacks what `requirements` name, as a bad secret.
+    pub fn requiring(mut self, requirements: SecretRequirements) -> Self {
+        self.requirements = requirements;
+        self
     }
 
     async fn fetch(&self) -> Result<AdminPortal, SourceError> {
@@ -48,11 +56,13 @@ impl SecretsManagerPortal {
         let json = output
             .secret_string()
             .ok_or_else(|| SourceError::BadSecret("the secret has no SecretString".to_owned()))?;
-        portal_from_secret(json)
+        let portal = portal_from_secret(json)?;
+        self.requirements.check(&portal)?;
+        Ok(portal)
     }
 }
 
-/// The secret's JSON: `{"admin_url": "...", "webhook_secret": "...", "maintenance_token": "..."}`.
+/// The secret's JSON: `{"admin_url", "webhook_secret", "maintenance_token", "maintenance_token_id"}`.
 #[derive(serde::Deserialize)]
 struct SecretJson {
     admin_url: String,

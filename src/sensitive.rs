@@ -79,6 +79,14 @@ impl SharedSecret {
         (!value.is_empty()).then_some(Self(value))
     }
 
+    /// Only RFC 3986's unreserved characters: what every API Gateway passes through a query
+    /// string unchanged (an HTTP API decodes `+` as a space, and `%XX`).
+    pub fn survives_a_query_string(&self) -> bool {
+        self.0
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+    }
+
     /// Constant-time check; hashing first keeps the length of the secret from leaking too.
     pub fn matches(&self, presented: &str) -> bool {
         let expected = Sha256::digest(self.0.as_bytes());

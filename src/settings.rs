@@ -1,7 +1,7 @@
 //! Settings from the environment, read once at cold start: which events to act on, which extra
 //! fields to read, and where the admin portal configuration comes from.
 
-use crate::portal::AdminPortal;
+use crate::portal::{AdminPortal, PortalError, SecretRequirements};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,6 +31,8 @@ pub struct Settings {
     pub dry_run: bool,
     /// After a revocation, empty the token (and id) field with the maintenance token.
     pub clear_token_field: bool,
+    /// Serve a secret without `webhook_secret`: anyone who can reach the URL may post events.
+    pub allow_unauthenticated_webhooks: bool,
     /// The Lambda function's name (`AWS_LAMBDA_FUNCTION_NAME`), the metrics' dimension.
     pub function_name: String,
 }
@@ -77,7 +79,10 @@ impl Settings {
             (None, Some(admin_url)) => PortalOrigin::Environment(Arc::new(
                 AdminPortal::new(&admin_url, get("WEBHOOK_SECRET").as_deref())
                     .map_err(|why| ConfigError::Invalid {
-                        name: "THREESCALE_ADMIN_URL",
+                        name: match why {
+                            PortalError::WebhookSecretCharacters => "WEBHOOK_SECRET",
+                            _ => "THREESCALE_ADMIN_URL",
+                        },
                         why: why.to_string(),
                     })?
                     .with_maintenance_token(get("MAINTENANCE_TOKEN").as_deref())
@@ -122,6 +127,17 @@ impl Settings {
         };
         let dry_run = flag("DRY_RUN")?;
         let clear_token_field = flag("CLEAR_TOKEN_FIELD")?;
+        let allow_unauthenticated_webhooks = flag("ALLOW_UNAUTHENTICATED_WEBHOOKS")?;
+        if let PortalOrigin::Environment(portal) = &portal
+            && clear_token_field
+            && portal.maintenance_token().is_none()
+        {
+            // Said once at start, not as a warning on every delivery.
+            return Err(ConfigError::Invalid {
+                name: "CLEAR_TOKEN_FIELD",
+                why: "needs MAINTENANCE_TOKEN, which empties the field".to_owned(),
+            });
+        }
         let function_name =
             get("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| env!("CARGO_PKG_NAME").to_owned());
         Ok(Self {
@@ -133,7 +149,18 @@ impl Settings {
             secret_ttl,
             dry_run,
             clear_token_field,
+            allow_unauthenticated_webhooks,
         })
+    }
+}
+
+impl Settings {
+    /// What a secret read from Secrets Manager must hold for these settings.
+    pub fn secret_requirements(&self) -> SecretRequirements {
+        SecretRequirements {
+            webhook_secret: !self.allow_unauthenticated_webhooks,
+            maintenance_token: self.clear_token_field,
+        }
     }
 }
 
@@ -217,6 +244,9 @@ mod tests {
             ("DRY_RUN", "maybe"),
             ("CLEAR_TOKEN_FIELD", "sometimes"),
             ("MAINTENANCE_TOKEN", "not a token!"),
+            ("CLEAR_TOKEN_FIELD", "true"),
+            ("ALLOW_UNAUTHENTICATED_WEBHOOKS", "perhaps"),
+            ("WEBHOOK_SECRET", "with+plus"),
             ("TOKEN_ID_FIELD", "token_value"),
         ] {
             match settings(&[base, (name, value)]) {

@@ -9,6 +9,7 @@ mod common;
 use access_token_revoker::{AdminApiClient, App, SecretsManagerPortal, tls};
 use common::moto::{create_secret, get_secret_value_calls, moto, secrets_client};
 use common::*;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 fn secret_json(admin_url: &str, webhook_secret: Option<&str>) -> String {
@@ -248,4 +249,131 @@ async fn a_maintenance_token_in_the_secret_drives_the_sweep_and_is_never_logged(
     assert!(porta.failures().await.is_empty());
     assert_eq!(get_secret_value_calls(secret_id), 1);
     logs.assert_free_of(&[maintenance, TOKEN, WEBHOOK_SECRET]);
+}
+
+/// The function binary, started as Lambda would with `THREESCALE_SECRET_ID`, its
+/// Runtime API on `runtime_api`; stdout and stderr captured.
+fn start_function(
+    secret_id: &str,
+    runtime_api: &str,
+    extra: &[(&str, &str)],
+) -> std::process::Child {
+    moto();
+    Command::new(env!("CARGO_BIN_EXE_access-token-revoker"))
+        .env("THREESCALE_SECRET_ID", secret_id)
+        .env("AWS_LAMBDA_RUNTIME_API", runtime_api)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "access-token-revoker")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_LEVEL", "INFO")
+        .envs(extra.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the function binary starts")
+}
+
+#[tokio::test]
+async fn without_a_webhook_secret_the_deployed_function_refuses_to_start() {
+    let client = secrets_client().await;
+    let porta = Porta::with_fixture_tokens().await;
+    create_secret(&client, "threescale/open", &secret_json(porta.url(), None)).await;
+    // Nothing listens there: a function that got past its init would fail to reach it.
+    let runtime_api = format!("127.0.0.1:{}", free_port());
+
+    let output = start_function("threescale/open", &runtime_api, &[])
+        .wait_with_output()
+        .expect("the function exits");
+
+    assert!(!output.status.success());
+    let said = String::from_utf8_lossy(&output.stdout) + String::from_utf8_lossy(&output.stderr);
+    assert!(said.contains("refusing to start"), "{said}");
+    assert!(said.contains("ALLOW_UNAUTHENTICATED_WEBHOOKS"), "{said}");
+    assert!(porta.requests().await.is_empty(), "nothing reached 3scale");
+}
+
+#[tokio::test]
+async fn with_allow_unauthenticated_webhooks_it_starts_warns_and_serves() {
+    let client = secrets_client().await;
+    let porta = Porta::with_fixture_tokens().await;
+    create_secret(
+        &client,
+        "threescale/open-allowed",
+        &secret_json(porta.url(), None),
+    )
+    .await;
+    // A Runtime API that only records that the function asked for its first event.
+    let runtime = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let runtime_api = runtime.local_addr().expect("addr").to_string();
+
+    let mut function = start_function(
+        "threescale/open-allowed",
+        &runtime_api,
+        &[("ALLOW_UNAUTHENTICATED_WEBHOOKS", "true")],
+    );
+    let (mut asked, _) = runtime.accept().expect("the function asks for an event");
+    let mut request = [0u8; 1024];
+    let n = std::io::Read::read(&mut asked, &mut request).expect("request");
+    assert!(String::from_utf8_lossy(&request[..n]).contains("/invocation/next"));
+    function.kill().expect("kill");
+    let output = function.wait_with_output().expect("output");
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        said.contains("anyone who can reach the webhook URL"),
+        "{said}"
+    );
+
+    // In-process, the same settings serve a delivery without any secret.
+    let vars = [
+        ("THREESCALE_SECRET_ID", "threescale/open-allowed"),
+        ("ALLOW_UNAUTHENTICATED_WEBHOOKS", "true"),
+    ];
+    let settings = settings(&vars);
+    let portal = SecretsManagerPortal::new(client, "threescale/open-allowed", Duration::ZERO)
+        .requiring(settings.secret_requirements());
+    let app = App::new(
+        settings,
+        portal,
+        AdminApiClient::new(fast_retries()).expect("client"),
+    );
+    let unsigned = edited_request("apigw-http", "application-created", |e| set_query(e, &[]));
+    let (status, body) = read(&app.respond(&unsigned).await);
+    assert_eq!((status, body["outcome"].as_str()), (200, Some("revoked")));
+}
+
+#[tokio::test]
+async fn a_secret_that_could_never_serve_is_refused_by_name() {
+    let client = secrets_client().await;
+    for (id, secret, says) in [
+        (
+            "threescale/cleartext",
+            serde_json::json!({"admin_url": "http://acme-admin.3scale.net", "webhook_secret": "s"}),
+            "must use https",
+        ),
+        (
+            "threescale/plus",
+            serde_json::json!({"admin_url": "https://acme-admin.3scale.net", "webhook_secret": "a+b"}),
+            "webhook_secret may hold only",
+        ),
+    ] {
+        create_secret(&client, id, &secret.to_string()).await;
+        let app = app_with_secret(client.clone(), id, Duration::ZERO);
+        let (logs, guard) = Logs::capture();
+        let (status, body) = deliver(&app, "apigw-http", "ping").await;
+        drop(guard);
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (500, Some("configuration_unavailable")),
+            "{id}"
+        );
+        assert!(logs.text().contains(says), "{id}: {}", logs.text());
+        logs.assert_free_of(&["a+b", "acme-admin.3scale.net\""]);
+
+        let runtime_api = format!("127.0.0.1:{}", free_port());
+        let output = start_function(id, &runtime_api, &[])
+            .wait_with_output()
+            .expect("the function exits");
+        assert!(!output.status.success(), "{id} refused at start");
+    }
 }

@@ -118,7 +118,7 @@ async fn a_seven_minute_outage_is_swept_and_every_token_ends_dead() {
 }
 
 #[tokio::test]
-async fn a_sweep_that_fails_halfway_deletes_only_what_it_handled() {
+async fn a_failed_entry_stays_filed_and_the_sweep_goes_on_past_it() {
     let porta = after_an_outage().await;
     // The second token's revocation fails on every attempt of this sweep.
     porta
@@ -136,19 +136,16 @@ async fn a_sweep_that_fails_halfway_deletes_only_what_it_handled() {
             summary["ignored"].as_u64(),
             summary["failed"].as_u64()
         ),
-        (Some(1), Some(1), Some(1))
+        (Some(2), Some(1), Some(1))
     );
     assert_eq!(summary["deleted"], 2, "the two handled before the failure");
-    assert!(
-        summary["stopped"]
-            .as_str()
-            .is_some_and(|s| s.contains("failed"))
-    );
+    assert!(summary.get("stopped").is_none(), "{summary}");
+    assert!(summary["oldest_unhandled_age_s"].as_u64() >= Some(5 * 60));
     let left: Vec<Value> = porta.failures().await;
     assert_eq!(
         left.len(),
         2,
-        "the failed one and the one after it stay filed"
+        "the failed one, and the one after it that porta cannot delete apart"
     );
     assert!(
         left[0]["event"]
@@ -156,14 +153,21 @@ async fn a_sweep_that_fails_halfway_deletes_only_what_it_handled() {
             .is_some_and(|e| e.contains(OUTAGE_TOKENS[1]))
     );
     assert!(porta.is_alive(OUTAGE_TOKENS[1]).await);
-    assert!(porta.is_alive(OUTAGE_TOKENS[2]).await, "not reached");
+    assert!(
+        !porta.is_alive(OUTAGE_TOKENS[2]).await,
+        "revoked past the failure"
+    );
     assert_eq!(summary_line(&logs)["failed"], 1);
 
-    // The next sweep picks up where this one stopped.
+    // The next sweep picks up what is left: the failed one now works, the other is dead.
     let (summary, _) = sweep(&porta).await;
     assert_eq!(
-        (summary["revoked"].as_u64(), summary["deleted"].as_u64()),
-        (Some(2), Some(2))
+        (
+            summary["revoked"].as_u64(),
+            summary["already_revoked"].as_u64(),
+            summary["deleted"].as_u64()
+        ),
+        (Some(1), Some(1), Some(2))
     );
     for token in OUTAGE_TOKENS {
         assert!(!porta.is_alive(token).await);
@@ -210,15 +214,21 @@ async fn without_a_usable_maintenance_token_nothing_is_read_or_deleted() {
     porta
         .add(json!({"id": 2, "value": "member-token-no-webhooks", "role": "member"}))
         .await;
-    for (token, says) in [
+    for (token, says, stopped) in [
         (
             "unknown-maintenance-token",
             "the maintenance token is refused",
+            "the maintenance token is refused: admin_url is not this tenant's admin portal, \
+             or the token is dead",
         ),
-        ("member-token-no-webhooks", "it must be an admin"),
+        (
+            "member-token-no-webhooks",
+            "it must be an admin",
+            "the failures listing failed",
+        ),
     ] {
         let (summary, logs) = sweep_with(&porta, &[("MAINTENANCE_TOKEN", token)]).await;
-        assert_eq!(summary["stopped"], "the failures listing failed", "{token}");
+        assert_eq!(summary["stopped"], stopped, "{token}");
         assert!(logs.text().contains(says), "{token}: {}", logs.text());
         logs.assert_free_of(&[token]);
     }
@@ -291,15 +301,128 @@ async fn a_failed_clear_is_logged_and_counted_but_the_answer_stands() {
     let emf: Value = serde_json::from_str(&lines.lock().expect("lines")[0]).expect("EMF");
     assert_eq!(emf["FieldClearFailures"], 1);
 
-    // Without a maintenance token, clearing is not attempted and says why.
-    let without = app(
+    // Without a maintenance token, CLEAR_TOKEN_FIELD is refused at start, not on each delivery.
+    let refused = access_token_revoker::Settings::from_lookup(|name| match name {
+        "THREESCALE_ADMIN_URL" => Some(porta.url().to_owned()),
+        "CLEAR_TOKEN_FIELD" => Some("true".to_owned()),
+        _ => None,
+    });
+    assert!(
+        refused
+            .err()
+            .is_some_and(|e| e.to_string().contains("CLEAR_TOKEN_FIELD"))
+    );
+}
+
+#[tokio::test]
+async fn a_permanent_failure_first_never_stalls_the_sweep() {
+    let porta = Porta::with_fixture_tokens().await;
+    // A read-only token can never revoke itself: token_not_revocable, on every sweep.
+    let stuck = "0ddba11c0ffee0ddba11c0ffee0ddba11";
+    porta
+        .add(json!({"id": 301, "value": stuck, "permission": "ro"}))
+        .await;
+    for (n, token) in OUTAGE_TOKENS.iter().take(2).enumerate() {
+        porta.add(json!({"id": 201 + n, "value": token})).await;
+    }
+    porta
+        .add_failures(json!([
+            {"time": porta_time(90), "event": created_event(10, stuck)},
+            {"time": porta_time(80), "event": created_event(11, OUTAGE_TOKENS[0])},
+            {"time": porta_time(70), "event": created_event(12, OUTAGE_TOKENS[1])},
+        ]))
+        .await;
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let kept = std::sync::Arc::clone(&lines);
+    let app = app(
         porta.url(),
         Some(WEBHOOK_SECRET),
-        &[("CLEAR_TOKEN_FIELD", "true")],
+        &[("MAINTENANCE_TOKEN", MAINTENANCE)],
+    )
+    .with_metrics(access_token_revoker::metrics::MetricsSink::new(
+        "t",
+        move |l| kept.lock().expect("lines").push(l.to_owned()),
+    ));
+
+    for sweep in 1..=2 {
+        let summary = run_sweep(&app).await;
+        assert_eq!(
+            (summary["failed"].as_u64(), summary["deleted"].as_u64()),
+            (Some(1), Some(0)),
+            "sweep {sweep}: {summary}"
+        );
+        for token in OUTAGE_TOKENS.iter().take(2) {
+            assert!(!porta.is_alive(token).await, "sweep {sweep}");
+        }
+        assert!(porta.is_alive(stuck).await);
+        assert_eq!(
+            porta.failures().await.len(),
+            3,
+            "the failed entry stays filed"
+        );
+        // 90 minutes old, and counted once per sweep.
+        assert!(summary["oldest_unhandled_age_s"].as_u64() >= Some(89 * 60));
+        let sweeps: Vec<Value> = lines
+            .lock()
+            .expect("lines")
+            .iter()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|l| l.get("SweepFailedEntries").is_some())
+            .collect();
+        assert_eq!(sweeps.len(), sweep);
+        let counted: u64 = sweeps
+            .iter()
+            .filter_map(|l| l["SweepFailedEntries"].as_u64())
+            .sum();
+        assert_eq!(counted, sweep as u64, "the count goes up");
+        assert!(sweeps[sweep - 1]["OldestUnhandledFailureAge"].as_u64() >= Some(89 * 60));
+    }
+}
+
+#[tokio::test]
+async fn a_forged_delivery_naming_another_application_clears_nothing() {
+    let porta = Porta::with_fixture_tokens().await;
+    let theirs = "7e57ab1e7e57ab1e7e57ab1e7e57ab1e";
+    porta.add(json!({"id": 401, "value": theirs})).await;
+    porta
+        .add_application(
+            77,
+            2_445_583_467_891,
+            json!({"token_value": theirs, "token_id": "401"}),
+        )
+        .await;
+    // No webhook secret, and a body naming application 77 with a token of its own choosing.
+    let app = app(
+        porta.url(),
+        None,
+        &[
+            ("MAINTENANCE_TOKEN", MAINTENANCE),
+            ("CLEAR_TOKEN_FIELD", "true"),
+        ],
     );
+    let forged = created_event(77, TOKEN);
+    let request = edited_request("apigw-http", "application-created", |e| {
+        set_text_body(e, &forged)
+    });
     let (logs, guard) = Logs::capture();
-    let (status, _) = deliver(&without, "apigw-rest", "application-created").await;
+    let (status, _) = read(&app.respond(&request).await);
     drop(guard);
+
     assert_eq!(status, 200);
-    assert!(logs.text().contains("has no maintenance_token"));
+    assert_eq!(
+        porta.extra_fields(77).await,
+        json!({"token_value": theirs, "token_id": "401"}),
+        "another token's value is never wiped"
+    );
+    assert!(porta.is_alive(theirs).await);
+    assert_eq!(logs.audit_lines()[0]["token_field_cleared"], false);
+    assert!(logs.text().contains("does not hold this token"));
+    logs.assert_free_of(&[TOKEN, theirs, MAINTENANCE]);
+    let puts = porta
+        .calls()
+        .await
+        .iter()
+        .filter(|c| c.starts_with("PUT "))
+        .count();
+    assert_eq!(puts, 0, "nothing written");
 }

@@ -11,11 +11,11 @@ pub mod tokens;
 pub mod webhook_failures;
 
 pub use answers::Probe;
-pub use applications::{ApplicationRef, ApplicationsApi};
+pub use applications::{ApplicationRef, ApplicationsApi, FieldClearing};
 pub use maintenance::MaintenanceError;
 pub use personal_tokens::{CreatedToken, NewToken, PersonalTokensApi, TokenInfo};
 pub use tokens::{Revocation, Step, TokenApi, TokenId, TokenToRevoke, Verdict, tokens_url};
-pub use webhook_failures::{WebhookFailure, WebhookFailuresApi};
+pub use webhook_failures::{FailuresListing, WebhookFailure, WebhookFailuresApi};
 
 use crate::sensitive::AccessToken;
 use answers::{MAX_ERROR_BODY, TokenAnswer, classify};
@@ -48,7 +48,8 @@ pub struct RetryPolicy {
 }
 
 impl Default for RetryPolicy {
-    /// Three attempts per call, at most 8 s per revocation, for a 15 s Lambda timeout.
+    /// Three attempts per call, at most 8 s per revocation (and 8 s per field clear), so a
+    /// delivery ends well inside API Gateway's 30 s (`http_edge`'s tests hold it to that).
     fn default() -> Self {
         Self {
             attempts: 3,
@@ -77,6 +78,8 @@ struct Call<'a> {
     body_limit: usize,
     /// Whether a transient failure is tried again.
     retried: bool,
+    /// This call's time per attempt, when not the client's.
+    attempt_timeout: Option<Duration>,
 }
 
 impl<'a> Call<'a> {
@@ -97,6 +100,7 @@ impl<'a> Call<'a> {
             form: None,
             body_limit: MAX_ERROR_BODY,
             retried: true,
+            attempt_timeout: None,
         }
     }
 
@@ -109,6 +113,12 @@ impl<'a> Call<'a> {
     /// One attempt only: for a call whose lost answer must not be repeated.
     fn once(mut self) -> Self {
         self.retried = false;
+        self
+    }
+
+    /// Allows each attempt `timeout` instead of the client's per-attempt time.
+    fn patient(mut self, timeout: Duration) -> Self {
+        self.attempt_timeout = Some(timeout);
         self
     }
 
@@ -198,6 +208,9 @@ impl AdminApiClient {
             .http
             .request(call.method.clone(), call.url.clone())
             .header(header::ACCEPT, "application/json");
+        if let Some(timeout) = call.attempt_timeout {
+            request = request.timeout(timeout);
+        }
         if let Some(token) = call.token {
             // porta reads the Basic user name or password; it does not understand Bearer.
             request = request.basic_auth(token.expose(), None::<&str>);

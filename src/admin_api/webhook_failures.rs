@@ -8,10 +8,31 @@ use super::{AdminApiClient, Call};
 use crate::portal::AdminPortal;
 use crate::sensitive::AccessToken;
 use reqwest::Method;
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::future::Future;
+use std::time::Duration;
+use tokio::time::Instant;
 
-/// Most of a failures listing that is read: porta does not paginate it.
-pub const MAX_FAILURES_BODY: usize = 8 * 1024 * 1024;
+/// Most of a failures listing that is read: porta does not paginate it. A longer one is read
+/// this far, and the whole failures in it are handled; the rest wait for the next sweep.
+pub const MAX_FAILURES_BODY: usize = 16 * 1024 * 1024;
+
+/// The time one failures listing may take, its retry included: porta renders the whole list
+/// at once, which takes longer than a token call. The sweep's unit tests tie it to its budget.
+pub const LISTING_TIME: Duration = Duration::from_secs(20);
+
+/// One attempt at the listing.
+const LISTING_ATTEMPT: Duration = Duration::from_secs(15);
+
+/// The failed deliveries 3scale listed, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailuresListing {
+    /// The failures read, in porta's order.
+    pub failures: Vec<WebhookFailure>,
+    /// False when the listing was longer than [`MAX_FAILURES_BODY`]: more are filed after
+    /// the last one here, perhaps in the same second.
+    pub complete: bool,
+}
 
 /// The webhook failures API, with the maintenance token.
 pub trait WebhookFailuresApi: Send + Sync {
@@ -20,7 +41,7 @@ pub trait WebhookFailuresApi: Send + Sync {
         &self,
         portal: &AdminPortal,
         maintenance: &AccessToken,
-    ) -> impl Future<Output = Result<Vec<WebhookFailure>, MaintenanceError>> + Send;
+    ) -> impl Future<Output = Result<FailuresListing, MaintenanceError>> + Send;
 
     /// Deletes the failed deliveries from the oldest up to and including `time`.
     fn delete_webhook_failures(
@@ -92,21 +113,121 @@ pub fn parse_listing(body: &[u8]) -> Result<Vec<WebhookFailure>, ListingError> {
     Ok(failures)
 }
 
+/// The whole failures at the start of a listing cut short, in porta's own shape only
+/// (`{"webhooks-failures":[{"webhooks-failure":{…}}, …`): read one at a time, so what
+/// came before the cut is kept.
+pub fn parse_listing_prefix(body: &[u8]) -> Vec<WebhookFailure> {
+    let mut failures = Vec::new();
+    let mut json = serde_json::Deserializer::from_slice(body);
+    // The error at the cut is expected; everything read before it is in `failures`.
+    let _ = DeserializeSeed::deserialize(Listing(&mut failures), &mut json);
+    failures
+}
+
+struct Listing<'a>(&'a mut Vec<WebhookFailure>);
+struct Entries<'a>(&'a mut Vec<WebhookFailure>);
+
+#[derive(serde::Deserialize)]
+struct Entry {
+    #[serde(rename = "webhooks-failure")]
+    failure: RawFailure,
+}
+
+#[derive(serde::Deserialize)]
+struct RawFailure {
+    #[serde(default)]
+    id: Option<serde_json::Value>,
+    time: String,
+    event: String,
+}
+
+impl<'de> DeserializeSeed<'de> for Listing<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, json: D) -> Result<(), D::Error> {
+        json.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Listing<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("porta's failures listing")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<String>()? {
+            if key == "webhooks-failures" {
+                map.next_value_seed(Entries(&mut *self.0))?;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Entries<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, json: D) -> Result<(), D::Error> {
+        json.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Entries<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a list of failures")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut entries: A) -> Result<(), A::Error> {
+        while let Some(Entry { failure }) = entries.next_element::<Entry>()? {
+            let id = match failure.id {
+                Some(serde_json::Value::String(id)) => Some(id),
+                Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+                _ => None,
+            };
+            self.0.push(WebhookFailure {
+                id,
+                time: failure.time,
+                event: failure.event,
+            });
+        }
+        Ok(())
+    }
+}
+
 impl WebhookFailuresApi for AdminApiClient {
     /// `GET …/webhooks/failures.json`.
     async fn webhook_failures(
         &self,
         portal: &AdminPortal,
         maintenance: &AccessToken,
-    ) -> Result<Vec<WebhookFailure>, MaintenanceError> {
+    ) -> Result<FailuresListing, MaintenanceError> {
         let url = admin_api_url(portal.admin_url(), &["webhooks", "failures.json"])?;
-        let call = Call::new(Method::GET, url, maintenance).reading(MAX_FAILURES_BODY);
-        let answer = done(self.call(&call, self.deadline()).await?)?;
+        let call = Call::new(Method::GET, url, maintenance)
+            .reading(MAX_FAILURES_BODY)
+            .patient(LISTING_ATTEMPT);
+        let answer = done(self.call(&call, Instant::now() + LISTING_TIME).await?)?;
         if answer.truncated {
-            return Err(MaintenanceError::Unreadable("the listing is over 8 MiB"));
+            let failures = parse_listing_prefix(&answer.body);
+            if failures.is_empty() {
+                return Err(MaintenanceError::Unreadable(
+                    "the listing is over 16 MiB and its start is not porta's JSON",
+                ));
+            }
+            tracing::warn!(
+                read = failures.len(),
+                "the failures listing is over 16 MiB: its oldest failures are handled now, the rest by later sweeps"
+            );
+            return Ok(FailuresListing {
+                failures,
+                complete: false,
+            });
         }
-        parse_listing(&answer.body)
-            .map_err(|_| MaintenanceError::Unreadable("the listing is not porta's JSON"))
+        let failures = parse_listing(&answer.body)
+            .map_err(|_| MaintenanceError::Unreadable("the listing is not porta's JSON"))?;
+        Ok(FailuresListing {
+            failures,
+            complete: true,
+        })
     }
 
     /// `DELETE …/webhooks/failures.json?time=T`: porta drops entries from the oldest while
@@ -149,5 +270,19 @@ mod tests {
             Ok(vec![])
         );
         assert_eq!(parse_listing(b"<webhooks-failures/>"), Err(ListingError));
+    }
+
+    #[test]
+    fn a_listing_cut_short_keeps_its_whole_failures() {
+        let porta = br#"{"webhooks-failures":[
+            {"webhooks-failure":{"id":"a","time":"2026-11-25T10:00:00Z","error":"e","url":"u","event":"<event>1</event>"}},
+            {"webhooks-failure":{"id":7,"time":"2026-11-25T10:00:01Z","error":"e","url":"u","event":"<event>2</event>"}}]}"#;
+        let whole = parse_listing(porta).expect("listing");
+        assert_eq!(parse_listing_prefix(porta), whole);
+        let cut = porta.len() - 40;
+        let prefix = parse_listing_prefix(&porta[..cut]);
+        assert_eq!(prefix, whole[..1].to_vec());
+        assert!(parse_listing_prefix(b"<html>").is_empty());
+        assert!(parse_listing_prefix(br#"{"webhooks-failures":[{"time":"t"#).is_empty());
     }
 }

@@ -7,7 +7,7 @@
 
 mod deletion;
 
-use crate::admin_api::AdminApi;
+use crate::admin_api::{AdminApi, MaintenanceError, WebhookFailure};
 use crate::app::App;
 use crate::audit::Audit;
 use crate::decision::decide_event;
@@ -42,7 +42,7 @@ pub struct SweepSummary {
     pub ignored: usize,
     /// Events that can never be acted on: not a 3scale event, or a token field that cannot be a token.
     pub unusable: usize,
-    /// Revocations that failed; the sweep stops at the first.
+    /// Revocations that failed; each stays filed, and the sweep goes on past it.
     pub failed: usize,
     /// Failures deleted from 3scale's list.
     pub deleted: usize,
@@ -52,6 +52,10 @@ pub struct SweepSummary {
     /// The handled failures could not be deleted; the next sweep handles them again.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub delete_failed: bool,
+    /// How long ago the oldest failure still filed and not handled was filed: one that
+    /// failed now, or that this sweep did not reach. Seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oldest_unhandled_age_s: Option<u64>,
 }
 
 /// Why a sweep ended before the end of 3scale's list.
@@ -61,12 +65,13 @@ pub enum SweepStop {
     ConfigurationUnavailable,
     /// The secret has no `maintenance_token`.
     NoMaintenanceToken,
+    /// `admin_url` refused the maintenance token's own listing: another tenant's admin portal,
+    /// a host that is no admin portal, or a dead maintenance token.
+    NotTenantAdmin,
     /// 3scale did not list its failed deliveries to the maintenance token.
     ListingFailed,
     /// Too close to the invocation's deadline to start another revocation.
     OutOfTime,
-    /// A revocation answered 5xx; it stays filed for the next sweep.
-    RevocationFailed,
 }
 
 impl SweepStop {
@@ -75,9 +80,12 @@ impl SweepStop {
         match self {
             Self::ConfigurationUnavailable => "configuration_unavailable",
             Self::NoMaintenanceToken => "no maintenance_token",
+            Self::NotTenantAdmin => {
+                "the maintenance token is refused: admin_url is not this tenant's admin portal, \
+                 or the token is dead"
+            }
             Self::ListingFailed => "the failures listing failed",
             Self::OutOfTime => "out of time",
-            Self::RevocationFailed => "a revocation failed; it is kept for the next sweep",
         }
     }
 }
@@ -89,8 +97,9 @@ impl Serialize for SweepStop {
 }
 
 impl SweepSummary {
-    /// The sweep could not do its work: no configuration, no maintenance token, a refused
-    /// listing, or a failed delete. A failed revocation has its own decision and metric.
+    /// The sweep could not do its work: no configuration, no maintenance token, not this
+    /// tenant's admin portal, a refused listing, or a failed delete. A failed revocation has
+    /// its own decision and metric, and the entries left filed their own.
     pub fn is_failure(&self) -> bool {
         self.delete_failed
             || matches!(
@@ -98,9 +107,19 @@ impl SweepSummary {
                 Some(
                     SweepStop::ConfigurationUnavailable
                         | SweepStop::NoMaintenanceToken
+                        | SweepStop::NotTenantAdmin
                         | SweepStop::ListingFailed
                 )
             )
+    }
+
+    /// The facts the sweep's metric line carries.
+    pub fn metrics(&self) -> SweepMetrics {
+        SweepMetrics {
+            failed: self.is_failure(),
+            failed_entries: self.failed,
+            oldest_unhandled_age_s: self.oldest_unhandled_age_s,
+        }
     }
 
     fn stopped(reason: SweepStop) -> Self {
@@ -142,9 +161,7 @@ impl<P: PortalSource, R: AdminApi> App<P, R> {
     pub async fn sweep(&self, deadline: Instant) -> SweepSummary {
         let summary = self.sweep_inner(deadline).await;
         summary.log();
-        self.metrics.record_sweep(SweepMetrics {
-            failed: summary.is_failure(),
-        });
+        self.metrics.record_sweep(summary.metrics());
         summary
     }
 
@@ -160,27 +177,58 @@ impl<P: PortalSource, R: AdminApi> App<P, R> {
             tracing::info!("sweep skipped: the secret has no maintenance_token");
             return SweepSummary::stopped(SweepStop::NoMaintenanceToken);
         }
-        // A rotation may have replaced the cached token: `portal` is then the secret read again.
+        // Each maintenance call is made once more with the secret read again if 3scale refuses
+        // the cached token, which a rotation may have replaced: `portal` is then the new one.
         let api = &self.api;
+        // On another tenant's admin portal every token is refused alike, so a dead token
+        // there would read as already revoked: first prove the host with the maintenance
+        // token's own listing.
+        let proof = with_maintenance_token(&self.portal, &mut portal, |p| async move {
+            api.own_tokens(&p, maintenance_token(&p)?, None).await
+        });
+        match proof.await {
+            Err(err @ (MaintenanceError::Refused | MaintenanceError::NotFound)) => {
+                tracing::error!(error = %err, "sweep: admin_url is not this tenant's admin portal, or the maintenance token is dead; nothing read or deleted");
+                return SweepSummary::stopped(SweepStop::NotTenantAdmin);
+            }
+            Err(MaintenanceError::Unavailable(why)) => {
+                tracing::error!(error = %why, "sweep: the admin portal did not answer; nothing read or deleted");
+                return SweepSummary::stopped(SweepStop::ListingFailed);
+            }
+            // Authenticated there: the listing below says what the token may do.
+            _ => {}
+        }
         let listed = with_maintenance_token(&self.portal, &mut portal, |p| async move {
             api.webhook_failures(&p, maintenance_token(&p)?).await
         });
-        let failures = match listed.await {
-            Ok(failures) => failures,
+        let listing = match listed.await {
+            Ok(listing) => listing,
             Err(err) => {
                 tracing::error!(error = %err, "sweep: 3scale's failed deliveries could not be listed; nothing deleted");
                 return SweepSummary::stopped(SweepStop::ListingFailed);
             }
         };
         let listed_at = unix_now();
+        let failures = &listing.failures;
+        // A listing cut short: more may be filed in the last one's second, so the last one
+        // waits for a later sweep, and the delete stops short of it.
+        let to_handle = if listing.complete {
+            failures.len()
+        } else {
+            failures.len().saturating_sub(1)
+        };
         let mut summary = SweepSummary {
             seen: failures.len(),
             ..SweepSummary::default()
         };
-        let mut handled = 0;
-        for failure in &failures {
+        // Entries left filed and unhandled: failed, or not reached.
+        let mut unhandled: Vec<&WebhookFailure> = Vec::new();
+        let mut handled = None;
+        for (at, failure) in failures.iter().enumerate().take(to_handle) {
             if Instant::now() + RESERVE > deadline {
                 summary.stopped = Some(SweepStop::OutOfTime);
+                handled.get_or_insert(at);
+                unhandled.extend(failures.get(at..to_handle).unwrap_or_default());
                 break;
             }
             let mut audit = Audit {
@@ -196,15 +244,28 @@ impl<P: PortalSource, R: AdminApi> App<P, R> {
             };
             self.conclude(&audit, &outcome);
             summary.count(&outcome);
+            // It stays filed, and the next sweep tries it again; the ones after it go on.
             if outcome.is_failed_revocation() {
-                summary.stopped = Some(SweepStop::RevocationFailed);
-                break;
+                handled.get_or_insert(at);
+                unhandled.push(failure);
             }
-            handled += 1;
+        }
+        let handled = handled.unwrap_or(to_handle);
+        summary.oldest_unhandled_age_s = unhandled
+            .iter()
+            .filter_map(|failure| parse_time(&failure.time))
+            .min()
+            .map(|filed| listed_at.saturating_sub(filed));
+        if summary.failed > 0 {
+            tracing::warn!(
+                failed = summary.failed,
+                oldest_unhandled_age_s = summary.oldest_unhandled_age_s,
+                "sweep: some failed deliveries could not be handled; they stay filed for the next sweep"
+            );
         }
 
         let safe_before = listed_at.saturating_sub(HOLD_BACK.as_secs());
-        if let Some((count, time)) = deletable_prefix(&failures, handled, safe_before) {
+        if let Some((count, time)) = deletable_prefix(failures, handled, safe_before) {
             let deleted = with_maintenance_token(&self.portal, &mut portal, |p| async move {
                 api.delete_webhook_failures(&p, maintenance_token(&p)?, time)
                     .await
@@ -244,18 +305,38 @@ mod tests {
         for stop in [
             SweepStop::ConfigurationUnavailable,
             SweepStop::NoMaintenanceToken,
+            SweepStop::NotTenantAdmin,
             SweepStop::ListingFailed,
         ] {
             assert!(with(Some(stop), false).is_failure(), "{stop:?}");
         }
         // The next sweep goes on; a failed revocation has its own metric and alarm.
         assert!(!with(Some(SweepStop::OutOfTime), false).is_failure());
-        assert!(!with(Some(SweepStop::RevocationFailed), false).is_failure());
     }
 
     #[test]
     fn the_reserve_covers_the_last_revocation_its_field_clear_and_the_delete() {
         let call = crate::admin_api::RetryPolicy::default().total;
         assert!(RESERVE >= call * 3 + Duration::from_secs(2), "{RESERVE:?}");
+    }
+
+    /// The Lambda timeout the template gives the function that sweeps.
+    fn template_timeout() -> Duration {
+        let template = include_str!("../../template.yaml");
+        let seconds = template
+            .lines()
+            .filter_map(|line| line.trim().strip_prefix("Timeout: "))
+            .filter_map(|value| value.trim().parse::<u64>().ok())
+            .min()
+            .expect("template.yaml sets a Timeout");
+        Duration::from_secs(seconds)
+    }
+
+    #[test]
+    fn the_host_check_the_listing_and_the_reserve_fit_in_the_lambda_timeout() {
+        let host_check = crate::admin_api::RetryPolicy::default().total;
+        let listing = crate::admin_api::webhook_failures::LISTING_TIME;
+        // At least one revocation's worth of time is left after the two calls before it.
+        assert!(host_check + listing + RESERVE <= template_timeout());
     }
 }

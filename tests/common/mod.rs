@@ -156,25 +156,94 @@ pub fn read(response: &Response<Body>) -> (u16, serde_json::Value) {
     (response.status().as_u16(), json)
 }
 
-/// Captures every log line (JSON, TRACE and up, all crates) on this thread.
+/// Captures every log line (JSON, TRACE and up, all crates): this thread's apart, for the
+/// lines a test counts, and every other thread's too, for the secrecy checks.
 #[derive(Clone, Default)]
-pub struct Logs(Arc<Mutex<Vec<u8>>>);
+pub struct Logs {
+    own: Arc<Mutex<Vec<u8>>>,
+    elsewhere: Arc<Mutex<Vec<u8>>>,
+}
+
+/// While it lives, lines are captured; this thread's go to its own subscriber.
+pub struct Capture {
+    _default: tracing::subscriber::DefaultGuard,
+    elsewhere: Arc<Mutex<Vec<u8>>>,
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        if let Ok(mut sinks) = other_threads().lock() {
+            sinks.retain(|sink| !Arc::ptr_eq(sink, &self.elsewhere));
+        }
+    }
+}
+
+/// One capture's buffer.
+type Sink = Arc<Mutex<Vec<u8>>>;
+
+/// Buffers of the captures under way; the global subscriber writes every line to each.
+fn other_threads() -> &'static Mutex<Vec<Sink>> {
+    static SINKS: std::sync::OnceLock<Mutex<Vec<Sink>>> = std::sync::OnceLock::new();
+    SINKS.get_or_init(|| {
+        // Threads with no subscriber of their own (runtime workers, blocking pools) log here.
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(|| FanOut)
+            .finish();
+        let _ = tracing::subscriber::set_global_default(subscriber);
+        Mutex::new(Vec::new())
+    })
+}
+
+/// Writes to every capture under way.
+struct FanOut;
+
+impl Write for FanOut {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Ok(sinks) = other_threads().lock() {
+            for sink in sinks.iter() {
+                if let Ok(mut sink) = sink.lock() {
+                    sink.extend_from_slice(buf);
+                }
+            }
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
 
 impl Logs {
     /// Starts capturing; capture ends when the guard drops.
-    pub fn capture() -> (Self, tracing::subscriber::DefaultGuard) {
+    pub fn capture() -> (Self, Capture) {
         let logs = Self::default();
+        other_threads()
+            .lock()
+            .expect("sinks")
+            .push(Arc::clone(&logs.elsewhere));
         let subscriber = tracing_subscriber::fmt()
             .json()
             .with_max_level(tracing::Level::TRACE)
             .with_writer(logs.clone())
             .finish();
-        let guard = tracing::subscriber::set_default(subscriber);
+        let guard = Capture {
+            _default: tracing::subscriber::set_default(subscriber),
+            elsewhere: Arc::clone(&logs.elsewhere),
+        };
         (logs, guard)
     }
 
+    /// This thread's lines.
     pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().expect("log buffer")).into_owned()
+        String::from_utf8_lossy(&self.own.lock().expect("log buffer")).into_owned()
+    }
+
+    /// What other threads logged meanwhile (other tests' lines among them).
+    pub fn elsewhere(&self) -> String {
+        String::from_utf8_lossy(&self.elsewhere.lock().expect("log buffer")).into_owned()
     }
 
     /// Parsed log lines.
@@ -194,22 +263,27 @@ impl Logs {
             .collect()
     }
 
-    /// Fails if any captured line contains any of `secrets`.
+    /// Fails if any captured line, on any thread, holds any of `secrets`, as it is or in the
+    /// HTTP Basic form a token travels in (`base64("token:")`).
     pub fn assert_free_of(&self, secrets: &[&str]) {
-        let text = self.text();
+        use base64::Engine as _;
+        let text = self.text() + &self.elsewhere();
         for secret in secrets {
-            assert!(
-                !text.contains(secret),
-                "a log line contains a secret ({} chars):\n{text}",
-                secret.len()
-            );
+            let basic = base64::engine::general_purpose::STANDARD.encode(format!("{secret}:"));
+            for form in [*secret, basic.as_str()] {
+                assert!(
+                    !text.contains(form),
+                    "a log line contains a secret ({} chars):\n{text}",
+                    secret.len()
+                );
+            }
         }
     }
 }
 
 impl Write for Logs {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
+        self.own
             .lock()
             .map_err(|_| std::io::Error::other("poisoned"))?
             .extend_from_slice(buf);

@@ -120,6 +120,36 @@ impl Porta {
         self.control("DELETE", "faults", None).await;
     }
 
+    /// Lets the requests held by a fault's `"gate": name` go on.
+    pub async fn open_gate(&self, name: &str) {
+        self.control("POST", "gates", Some(json!({"open": name})))
+            .await;
+    }
+
+    /// Sets which host is this tenant's admin domain, and which are other tenants'.
+    pub async fn hosts(&self, admin: &str, other_tenants: &[&str]) {
+        self.control(
+            "POST",
+            "hosts",
+            Some(json!({"admin": admin, "other_tenants": other_tenants})),
+        )
+        .await;
+    }
+
+    /// Waits until the stand-in has received a request matching `method` and `path_part`.
+    pub async fn received(&self, method: &str, path_part: &str) {
+        for _ in 0..600 {
+            let seen = self.requests().await.iter().any(|r| {
+                r["method"] == method && r["path"].as_str().is_some_and(|p| p.contains(path_part))
+            });
+            if seen {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("no {method} …{path_part}… reached the stand-in");
+    }
+
     /// Every admin API request received: `{"method", "path", "query", "auth", "client_port"}`.
     pub async fn requests(&self) -> Vec<Value> {
         self.control("GET", "requests", None)

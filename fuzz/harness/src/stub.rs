@@ -4,9 +4,9 @@ use crate::token_url::check_tokens_url;
 use access_token_revoker::AdminPortal;
 use access_token_revoker::admin_api::answers::Probe;
 use access_token_revoker::admin_api::{
-    ApplicationRef, ApplicationsApi, CreatedToken, MaintenanceError, NewToken, PersonalTokensApi,
-    Revocation, Step, TokenApi, TokenId, TokenInfo, TokenToRevoke, Verdict, WebhookFailure,
-    WebhookFailuresApi,
+    ApplicationRef, ApplicationsApi, CreatedToken, FailuresListing, FieldClearing,
+    MaintenanceError, NewToken, PersonalTokensApi, Revocation, Step, TokenApi, TokenId, TokenInfo,
+    TokenToRevoke, Verdict, WebhookFailure, WebhookFailuresApi,
 };
 use access_token_revoker::sensitive::AccessToken;
 use access_token_revoker::sweep::parse_time;
@@ -122,8 +122,11 @@ impl WebhookFailuresApi for Stub {
         &self,
         _portal: &AdminPortal,
         _maintenance: &AccessToken,
-    ) -> Result<Vec<WebhookFailure>, MaintenanceError> {
-        self.failures.clone()
+    ) -> Result<FailuresListing, MaintenanceError> {
+        self.failures.clone().map(|failures| FailuresListing {
+            failures,
+            complete: true,
+        })
     }
 
     async fn delete_webhook_failures(
@@ -142,17 +145,21 @@ impl WebhookFailuresApi for Stub {
 }
 
 impl ApplicationsApi for Stub {
-    async fn clear_extra_fields(
+    async fn clear_token_fields(
         &self,
         _portal: &AdminPortal,
         _maintenance: &AccessToken,
         application: ApplicationRef<'_>,
+        token_field: &str,
+        token: &AccessToken,
         fields: &[&str],
-    ) -> Result<(), MaintenanceError> {
+    ) -> Result<FieldClearing, MaintenanceError> {
         self.calls.clears.fetch_add(1, Ordering::Relaxed);
         assert!(!fields.is_empty() && fields.iter().all(|f| !f.is_empty()));
+        assert!(fields.contains(&token_field));
+        assert!(AccessToken::parse(token.expose()).is_ok());
         assert!(!application.account_id.is_empty() && !application.application_id.is_empty());
-        self.maintenance()
+        self.maintenance().map(|()| FieldClearing::Cleared)
     }
 }
 

@@ -15,7 +15,7 @@ pub const ADMIN_URLS: [&str; 8] = [
     "http://127.0.0.1:9001",
     "https://[::1]:8443/a/b/",
     "https://gw.example.com/a%2Fb//",
-    "http://gw.example.com:8080/%2e%2e/x/..",
+    "https://gw.example.com:8080/%2e%2e/x/..",
 ];
 
 /// Input: flags, then `token 0xFF id 0xFF admin_url`. `AccessToken::parse` must accept exactly
