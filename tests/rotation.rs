@@ -1099,3 +1099,23 @@ async fn a_first_secret_whose_token_reads_as_another_tokens_id_is_refused() {
     s.begin(&v1).await;
     refused(&s, "createSecret", &v1, "add \"maintenance_token_id\"").await;
 }
+
+#[tokio::test]
+async fn a_ping_with_the_old_secret_cached_reads_it_again_and_pongs() {
+    let s = setup("rotation/stale-ping").await;
+    assert_eq!(
+        deliver(&s.app, "apigw-rest", "ping").await,
+        (200, json!({"outcome": "pong"}))
+    );
+    s.rotate(&version(1)).await;
+    let (logs, guard) = Logs::capture();
+    let answer = deliver(&s.app, "apigw-rest", "ping").await;
+    drop(guard);
+    assert_eq!(
+        answer,
+        (200, json!({"outcome": "pong"})),
+        "not admin_url_not_tenant_admin"
+    );
+    assert_eq!(get_secret_value_calls(&s.name), 2);
+    logs.assert_free_of(&[M0, &token_of(&s.current().await).0]);
+}
