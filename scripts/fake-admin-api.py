@@ -28,6 +28,14 @@ It answers as porta's own source does (3scale/porta; see ../shared/threescale/po
   --host (127.0.0.1). On another tenant's admin domain every token is refused with Access denied;
   on a host that is no admin domain a request with a token gets 404, one without Access denied.
 
+* Tenant settings, as `revoker setup` makes them (see the section "Tenant settings"):
+  GET/POST /admin/api/fields_definitions.json, GET/PUT/DELETE …/fields_definitions/{id}.json
+  (flat or fields_definition[...]; applications are the target "Cinstance"); PUT
+  /admin/api/webhooks.json (flat or web_hook[...]; only permitted attributes; {"webhook":{...}};
+  a url over 255 characters is a 422); POST /admin/api/accounts/{account}/applications.json,
+  which fires the "application created" webhook as porta would. The application extra fields
+  an update or a create keeps are the fields definitions of "Cinstance" that are no builtin.
+
 Control endpoints for tests live under /__stand_in/ (porta has nothing there):
   POST /__stand_in/tokens    {"value", "id"?, "user"?, "scopes"?, "permission"?, "role"?,
                              "expires_at"? (ISO 8601; past: the token no longer authenticates)}
@@ -47,6 +55,10 @@ Control endpoints for tests live under /__stand_in/ (porta has nothing there):
                              own listing; GET lists them
   POST /__stand_in/applications  {"id", "account_id", "extra_fields"}; GET lists them
   GET  /__stand_in/applications/{id}/event?action=updated  the webhook XML porta would send
+  POST /__stand_in/fields_definitions  [{"name", "target"? (Cinstance), "label"?, "hidden"?,
+                             "required"?}]: the tenant's own fields (the builtins stay); GET lists
+  POST /__stand_in/webhook   the webhook settings as porta stores them, or null for none; GET
+  GET  /__stand_in/deliveries  the webhooks sent: {"event", "path", "status", "body"}
 
 Usage: fake-admin-api.py [--host H] [--port P (0 picks one)] [--seed FILE.json]
 By default it seeds scripts/local-porta.json: the events/ fixture tokens, alive, and a
@@ -68,7 +80,9 @@ import secrets
 import sys
 import threading
 import time
+import urllib.error
 import urllib.parse
+import urllib.request
 
 # app/lib/filters/provider_required.rb: no token behind the request, so no provider account.
 ACCESS_DENIED = (403, {"error": "Access denied"})
@@ -83,6 +97,16 @@ CANCAN_DENIED = (403, {"status": "Forbidden"})
 DEFINED_FIELDS = ("token_value", "token_id", "environment")
 # Ruby's String#to_i: leading digits, single underscores allowed between them.
 RUBY_TO_I = re.compile(r"^\s*[+-]?\d+(?:_\d+)*")
+
+
+def application_xml(app, action):
+    """The event XML for an application: extra fields with a present value only
+    (app/lib/fields/extra_fields.rb, extra_fields_to_xml)."""
+    fields = "".join(f"<{k}>{v.strip()}</{k}>" for k, v in app["extra_fields"].items() if v.strip())
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n'
+            f"<event><action>{action}</action><type>application</type><object><application>"
+            f"<id>{app['id']}</id><user_account_id>{app['account_id']}</user_account_id>"
+            f"<extra_fields>{fields}</extra_fields></application></object></event>")
 
 
 def parse_time(text):
@@ -123,6 +147,7 @@ class Porta:
         self.admin_host = "127.0.0.1"  # this tenant's admin domain; POST /__stand_in/hosts
         self.other_tenants = set()  # other tenants' admin domains: none of our tokens there
         self.gates = {}  # name -> threading.Event; a fault with "gate" waits for it
+        self.settings = TenantSettings()  # fields definitions, the webhook, deliveries
         forced = os.environ.get("FAKE_ADMIN_STATUS")
         if forced:
             self.faults.append({"status": int(forced), "times": None,
@@ -193,7 +218,369 @@ class Porta:
         return None
 
 
-class Handler(http.server.BaseHTTPRequestHandler):
+# ---------------------------------------------------------------------------------------------
+# Tenant settings, as `revoker setup` makes them (issue 15). porta:
+#   app/controllers/admin/api/fields_definitions_controller.rb, app/models/fields_definition.rb,
+#   app/controllers/admin/api/web_hooks_controller.rb, app/models/web_hook.rb,
+#   app/lib/api_support/params.rb (wrap_parameters for form and JSON bodies),
+#   app/controllers/admin/api/buyers_applications_controller.rb#create, app/models/web_hook/event.rb
+# See /work/notes/porta-fields-webhooks.md for the answers quoted here.
+
+FIELDS_PATH = re.compile(r"^/admin/api/fields_definitions(?:/(\d+))?\.json$")
+WEBHOOK_SETTINGS = "/admin/api/webhooks.json"
+NEW_APPLICATION_PATH = re.compile(r"^/admin/api/accounts/(\d+)/applications\.json$")
+# WebHook.switchable_attributes: the *_on columns of web_hooks, in db/schema.rb order.
+WEBHOOK_SWITCHES = (
+    "account_created_on", "account_updated_on", "account_deleted_on",
+    "user_created_on", "user_updated_on", "user_deleted_on",
+    "application_created_on", "application_updated_on", "application_deleted_on",
+    "account_plan_changed_on", "application_plan_changed_on", "application_user_key_updated_on",
+    "application_key_created_on", "application_key_deleted_on",
+    "application_suspended_on", "application_key_updated_on")
+WEBHOOK_PERMITTED = ("url", "active", "provider_actions") + WEBHOOK_SWITCHES
+# wrap_parameters ::WebHook wraps the model's attribute names; push_application_content_type is
+# one, but is not permitted.
+WEBHOOK_ATTRIBUTES = ("id", "account_id", "created_at", "updated_at", "tenant_id",
+                      "push_application_content_type") + WEBHOOK_PERMITTED
+FIELDS_ATTRIBUTES = ("id", "account_id", "created_at", "updated_at", "target", "hidden",
+                     "required", "label", "name", "choices", "hint", "read_only", "pos",
+                     "tenant_id", "position")
+FIELDS_CREATE = ("target", "label", "required", "hidden", "read_only", "choices", "name")
+FIELDS_UPDATE = ("target", "label", "required", "hidden", "read_only", "choices", "position")
+# Builtin fields per target (app/models/{account,user,cinstance}.rb): name -> required on target.
+BUILTIN_FIELDS = {"Account": {"org_name": True}, "User": {"username": True, "email": True},
+                  "Cinstance": {"name": True, "description": False}}
+FIELD_NAME = re.compile(r"^[A-Za-z][A-Za-z\d_-]*$")
+RAILS_FALSE = {"0", "f", "F", "false", "FALSE", "off", "OFF"}
+
+
+def rails_bool(value):
+    """ActiveModel::Type::Boolean (Rails 7.2.3): "" is nil; only the FALSE_VALUES are false."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if value == "":
+        return None
+    if not isinstance(value, (str, int, float)):
+        return True
+    return value not in RAILS_FALSE and value != 0
+
+
+def now_text():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def rack_params(pairs):
+    """Rack's nested form keys: `a[b]=1` -> {"a": {"b": "1"}}, `a[]=1` -> {"a": ["1"]}."""
+    params = {}
+    for key, value in pairs:
+        match = re.match(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$", key)
+        if not match:
+            continue
+        keys = [match.group(1)] + re.findall(r"\[([^\[\]]*)\]", match.group(2))
+        target = params
+        for at, name in enumerate(keys):
+            last = at == len(keys) - 1
+            following = None if last else keys[at + 1]
+            if last:
+                target[name] = value
+            elif following == "":
+                target.setdefault(name, [])
+                if isinstance(target[name], list):
+                    target[name].append(value)
+                break
+            else:
+                target = target.setdefault(name, {})
+                if not isinstance(target, dict):
+                    break
+    return params
+
+
+class TenantSettings:
+    """The tenant's fields definitions, its one webhook (has_one :web_hook) and what was sent."""
+
+    def __init__(self):
+        self.fields = []
+        self.next_field_id = 1
+        for target, names in BUILTIN_FIELDS.items():
+            for name, required in names.items():
+                self.add_field({"target": target, "name": name, "label": name.replace("_", " ").title(),
+                                "required": required})
+        # Today's application extra fields (DEFINED_FIELDS), the token fields hidden.
+        self.set_own_fields([{"name": name, "hidden": name != "environment"} for name in DEFINED_FIELDS])
+        self.web_hook = None  # none until saved: current_account.web_hook || build_web_hook
+        self.deliveries = []
+
+    def add_field(self, spec):
+        field = {"id": self.next_field_id, "target": spec.get("target", "Cinstance"),
+                 "name": spec["name"], "label": spec.get("label", spec["name"]),
+                 "required": bool(spec.get("required", False)), "hidden": bool(spec.get("hidden", False)),
+                 "read_only": bool(spec.get("read_only", False)), "choices": list(spec.get("choices", [])),
+                 "position": len(self.fields), "created_at": now_text(), "updated_at": now_text()}
+        self.next_field_id += 1
+        self.fields.append(field)
+        return field
+
+    def set_own_fields(self, specs):
+        self.fields = [f for f in self.fields if f["name"] in BUILTIN_FIELDS.get(f["target"], {})]
+        for spec in specs:
+            self.add_field(spec)
+
+    def extra_field_names(self, target="Cinstance"):
+        """defined_fields_names_for(Cinstance), less the builtins, which are columns."""
+        return {f["name"] for f in self.fields
+                if f["target"] == target and f["name"] not in BUILTIN_FIELDS[target]}
+
+    @staticmethod
+    def default_web_hook():
+        """db/schema.rb: every boolean false but push_application_content_type."""
+        hook = {"url": None, "active": False, "provider_actions": False,
+                "push_application_content_type": True, "updated_at": None}
+        hook.update({switch: False for switch in WEBHOOK_SWITCHES})
+        return hook
+
+    @staticmethod
+    def shown_web_hook(hook):
+        """web_hook_representer.rb: wraps_resource 'webhook'; a nil url is left out."""
+        shown = {k: hook.get(k) for k in WEBHOOK_PERMITTED if k != "url"}
+        if hook.get("url") is not None:
+            shown = {"url": hook["url"], **shown}
+        return {"webhook": shown}
+
+    def deliver(self, porta, url, xml, as_xml, event):
+        """WebHookWorker#push: raw XML as application/xml, or the form parameter xml."""
+        if as_xml:
+            data, kind = xml.encode(), "application/xml"
+        else:
+            data, kind = urllib.parse.urlencode({"xml": xml}).encode(), "application/x-www-form-urlencoded"
+        record = {"event": event, "path": urllib.parse.urlsplit(url).path}
+        try:
+            request = urllib.request.Request(url, data=data, method="POST", headers={"Content-Type": kind})
+            with urllib.request.urlopen(request, timeout=60) as response:
+                record.update(status=response.status, body=response.read().decode("utf-8", "replace"))
+        except urllib.error.HTTPError as err:
+            record.update(status=err.code, body=err.read().decode("utf-8", "replace"))
+        except (OSError, ValueError) as err:
+            record.update(status=None, body=type(err).__name__)
+        with porta.lock:
+            self.deliveries.append(record)
+
+
+class TenantSettingsRoutes:
+    """Handler routes for TenantSettings; the caller of each *_answer holds porta's lock."""
+
+    def body_params(self):
+        """request.request_parameters: the body, parsed by its content type only."""
+        kind = self.headers.get("Content-Type", "")
+        if kind.startswith("application/x-www-form-urlencoded"):
+            return rack_params(urllib.parse.parse_qsl(self.body.decode("utf-8", "replace"),
+                                                      keep_blank_values=True))
+        if kind.startswith("application/json") and self.body.strip():
+            try:
+                data = json.loads(self.body)
+            except ValueError:
+                return None
+            return data if isinstance(data, dict) else {"_json": data}
+        return {}
+
+    def wrapped(self, wrapper, attributes):
+        """ParamsWrapper + wrap_parameters_check + params.fetch/require(wrapper): the wrapped
+        hash, or porta's error answer. Flat body keys that are attribute names are wrapped,
+        only if the request has a content type and the wrapper key is not sent already."""
+        query = rack_params(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query,
+                                                   keep_blank_values=True))
+        body = self.body_params()
+        if body is None:
+            return None, (400, {"status": "Bad Request"})
+        params = {**query, **body}
+        kind = self.headers.get("Content-Type", "")
+        wraps = kind.startswith(("application/x-www-form-urlencoded", "application/json"))
+        if wraps and wrapper not in params:
+            params[wrapper] = {k: v for k, v in body.items() if k in attributes}
+        if wrapper not in params:
+            return None, (400, f"Required parameter missing: {wrapper}")
+        if not isinstance(params[wrapper], dict):
+            return None, (422, f"Wrong type for parameter: {wrapper}")
+        return params[wrapper], None
+
+    def tenant_settings_answer(self, method, path, caller):
+        fields = FIELDS_PATH.match(path)
+        if fields:
+            return self.fields_definitions(method, fields.group(1), caller)
+        if path == WEBHOOK_SETTINGS and method in ("PUT", "PATCH"):
+            return self.update_web_hook(caller)
+        new_application = NEW_APPLICATION_PATH.match(path)
+        if new_application and method == "POST":
+            return self.create_application(caller, int(new_application.group(1)))
+        return None
+
+    # fields_definitions_controller.rb
+    def fields_definitions(self, method, field_id, caller):
+        settings = self.porta.settings
+        shown = lambda f: {"fields_definition": {k: f[k] for k in (
+            "id", "target", "name", "label", "required", "hidden", "read_only", "choices",
+            "position", "created_at", "updated_at")}}
+        if field_id is None and method == "GET":
+            ordered = sorted(settings.fields, key=lambda f: f["position"])
+            return 200, {"fields_definitions": [shown(f) for f in ordered]}
+        if field_id is None and method == "POST":
+            params, error = self.wrapped("fields_definition", FIELDS_ATTRIBUTES)
+            if error:
+                return error
+            params = {k: v for k, v in params.items() if k in FIELDS_CREATE}
+            if not params:  # params.require: a blank hash is missing
+                return 400, "Required parameter missing: fields_definition"
+            field = {"target": params.get("target") if params.get("target") in BUILTIN_FIELDS else None,
+                     "name": params.get("name") or "", "label": params.get("label") or "",
+                     "required": bool(rails_bool(params.get("required", False))),
+                     "hidden": bool(rails_bool(params.get("hidden", False))),
+                     "read_only": bool(rails_bool(params.get("read_only", False)))}
+            errors = self.field_errors(field, new=True)
+            if errors:
+                return 422, {"errors": errors}
+            if caller["permission"] != "rw":
+                return NOT_PERMITTED  # the INSERT fails in the read-only transaction
+            return 201, shown(settings.add_field(field))
+        field = next((f for f in settings.fields if str(f["id"]) == field_id), None)
+        if field is None:
+            return NOT_FOUND
+        if method == "GET":
+            return 200, shown(field)
+        if method == "DELETE":
+            if caller["permission"] != "rw":
+                return NOT_PERMITTED
+            if not BUILTIN_FIELDS[field["target"]].get(field["name"]):  # required builtins stay
+                settings.fields.remove(field)
+            return 200, None
+        if method != "PUT":
+            return NOT_FOUND
+        params, error = self.wrapped("fields_definition", FIELDS_ATTRIBUTES)
+        if error:
+            return error
+        params = {k: v for k, v in params.items() if k in FIELDS_UPDATE}
+        if not params:
+            return 400, "Required parameter missing: fields_definition"
+        changed = dict(field)
+        for key in ("required", "hidden", "read_only"):
+            if key in params:
+                changed[key] = bool(rails_bool(params[key]))
+        if "label" in params:
+            changed["label"] = params["label"]
+        # set_required_if_required_field_on_target; target and name are attr_readonly.
+        if BUILTIN_FIELDS[field["target"]].get(field["name"]):
+            changed.update(required=True, hidden=False, read_only=False)
+        errors = self.field_errors(changed, new=False)
+        if errors:
+            return 422, {"errors": errors}
+        if changed != field:
+            if caller["permission"] != "rw":
+                return NOT_PERMITTED
+            changed["updated_at"] = now_text()
+            field.update(changed)
+        return 200, shown(field)
+
+    def field_errors(self, field, new):
+        """fields_definition.rb's validations that matter here."""
+        errors = {}
+        for key in ("label", "target", "name"):
+            if not field.get(key):
+                errors[key] = ["can't be blank"]
+        if new and field.get("name") and not FIELD_NAME.match(field["name"]):
+            errors["name"] = ["Name should start with letters, and can contain numbers, - and _"]
+        elif new and any(f["target"] == field["target"] and f["name"] == field["name"]
+                         for f in self.porta.settings.fields):
+            errors["name"] = ["has already been taken"]
+        if field.get("required") and (field.get("hidden") or field.get("read_only")):
+            errors["required"] = ["Fields cannot be required AND hidden/read_only"]
+        return errors
+
+    # web_hooks_controller.rb#update: params.fetch(:web_hook).permit(url, active, provider_actions, *_on)
+    def update_web_hook(self, caller):
+        settings = self.porta.settings
+        params, error = self.wrapped("web_hook", WEBHOOK_ATTRIBUTES)
+        if error:
+            return error
+        record = settings.web_hook
+        current = dict(record) if record else settings.default_web_hook()
+        changed = dict(current)
+        for key, value in params.items():
+            if key == "url":
+                changed["url"] = value if isinstance(value, str) else None
+            elif key in WEBHOOK_PERMITTED:  # anything else is dropped, as porta does in production
+                changed[key] = rails_bool(value)
+        url = changed.get("url")
+        errors = {}
+        if url is not None and len(url) > 255:
+            errors.setdefault("url", []).append("is too long (maximum is 255 characters)")
+        # URI::DEFAULT_PARSER.make_regexp(%w[http https]), :if => :active; unanchored.
+        if changed.get("active") and not re.search(r"https?://[^\s/?#]+", url or ""):
+            errors.setdefault("url", []).append("Must be a valid URL such as http://example.com")
+        if errors:
+            return 422, {"errors": errors}
+        if record is None or changed != current:
+            if caller["permission"] != "rw":
+                return NOT_PERMITTED  # the INSERT or UPDATE fails in the read-only transaction
+            changed["updated_at"] = now_text()
+            settings.web_hook = changed
+        return 200, settings.shown_web_hook(changed)
+
+    # buyers_applications_controller.rb#create, then WebHook::Event for "created"
+    def create_application(self, caller, account_id):
+        if caller["permission"] != "rw":
+            return NOT_PERMITTED
+        form = rack_params(urllib.parse.parse_qsl(self.body.decode("utf-8", "replace"),
+                                                  keep_blank_values=True))
+        if not form.get("plan_id"):
+            return NOT_FOUND  # application_plans.find(params[:plan_id])
+        if not form.get("name"):
+            return 422, {"errors": {"name": ["can't be blank"]}}
+        extra = {k: v for k, v in form.items()
+                 if k in self.porta.settings.extra_field_names() and isinstance(v, str)}
+        app_id = max(self.porta.applications, default=0) + 1
+        app = {"id": app_id, "account_id": account_id, "extra_fields": extra}
+        self.porta.applications[app_id] = app
+        self.fire_web_hook(app, "created")
+        return 201, {"application": {"id": app_id, "user_account_id": account_id, "state": "live",
+                                     "name": form["name"], "plan_id": form["plan_id"], **extra}}
+
+    def fire_web_hook(self, app, event):
+        """WebHook::Event#valid?: the webhook active, the event's switch on, and, for an action
+        of an admin's token (a provider user), provider_actions on (push_user?)."""
+        hook = self.porta.settings.web_hook
+        if not hook or not hook.get("active") or not hook.get(f"application_{event}_on"):
+            return
+        if not hook.get("provider_actions") or not hook.get("url"):
+            return
+        threading.Thread(target=self.porta.settings.deliver, daemon=True,
+                         args=(self.porta, hook["url"], application_xml(app, event),
+                               hook.get("push_application_content_type", True),
+                               f"application:{event}")).start()
+
+    def tenant_settings_control(self, method, path, data):
+        porta = self.porta
+        settings = porta.settings
+        with porta.lock:
+            if (method, path) == ("POST", "/__stand_in/fields_definitions"):
+                settings.set_own_fields(data)
+                return 204, None
+            if (method, path) == ("GET", "/__stand_in/fields_definitions"):
+                return 200, list(settings.fields)
+            if (method, path) == ("POST", "/__stand_in/webhook"):
+                if data is None:
+                    settings.web_hook = None
+                else:
+                    hook = settings.default_web_hook()
+                    hook.update(data)
+                    hook["updated_at"] = now_text()
+                    settings.web_hook = hook
+                return 204, None
+            if (method, path) == ("GET", "/__stand_in/webhook"):
+                return 200, settings.web_hook
+            if (method, path) == ("GET", "/__stand_in/deliveries"):
+                return 200, list(settings.deliveries)
+        return None
+
+
+class Handler(TenantSettingsRoutes, http.server.BaseHTTPRequestHandler):
     # Keep-alive, as porta's front end does: the function reuses its connection.
     protocol_version = "HTTP/1.1"
     # TCP_NODELAY on each accepted socket, as production servers set it: http.server writes the
@@ -274,6 +661,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return NOT_PERMITTED
             if path == FAILURES:
                 return self.webhook_failures(method, caller)
+            routed = self.tenant_settings_answer(method, path, caller)
+            if routed:
+                return routed
             application = APPLICATION_PATH.match(path)
             if application and method == "PUT":
                 return self.update_application(caller, application.group(1), application.group(2))
@@ -406,7 +796,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return NOT_FOUND
         form = urllib.parse.parse_qs(self.body.decode("utf-8", "replace"), keep_blank_values=True)
         for field, values in form.items():
-            if field in DEFINED_FIELDS:
+            if field in self.porta.settings.extra_field_names():
                 app["extra_fields"][field] = values[0].strip()
         return 200, {"application": {"id": app["id"], "user_account_id": app["account_id"],
                                      **app["extra_fields"]}}
@@ -459,6 +849,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if (method, path) == ("GET", "/__stand_in/applications"):
                 with porta.lock:
                     return self.answer(200, list(porta.applications.values()))
+            routed = self.tenant_settings_control(method, path, data)
+            if routed:
+                return self.answer(*routed)
             event = re.match(r"^/__stand_in/applications/(\d+)/event$", path)
             if method == "GET" and event:
                 return self.answer_xml(self.application_event(int(event.group(1))))
@@ -467,16 +860,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return self.answer(404, NOT_FOUND[1])
 
     def application_event(self, application_id):
-        """The XML porta's WebHook::Event would post for this application now: extra fields with
-        a present value only (app/lib/fields/extra_fields.rb, extra_fields_to_xml)."""
+        """The XML porta's WebHook::Event would post for this application now."""
         action = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query).get("action", ["updated"])[0]
         with self.porta.lock:
-            app = self.porta.applications[application_id]
-            fields = "".join(f"<{k}>{v.strip()}</{k}>" for k, v in app["extra_fields"].items() if v.strip())
-            return ('<?xml version="1.0" encoding="UTF-8"?>\n'
-                    f"<event><action>{action}</action><type>application</type><object><application>"
-                    f"<id>{app['id']}</id><user_account_id>{app['account_id']}</user_account_id>"
-                    f"<extra_fields>{fields}</extra_fields></application></object></event>")
+            return application_xml(self.porta.applications[application_id], action)
 
     def answer_xml(self, xml):
         data = xml.encode()

@@ -2,12 +2,16 @@
 //! application a token created, revoke that token through the Account Management API.
 
 // The layers, top to bottom: each module uses only modules of the layers below it
-// (scripts/module-graph checks it in CI). The router, its doors, the App they share, the
-// decision, the records, the admin API, the configuration, then the parts with no deps.
-// layers: invocation | http_edge sweep rotation | app | decision | metrics refresh | audit | outcome | admin_api | secrets_manager settings | portal | webhook sensitive tls
+// (scripts/module-graph checks it in CI). The doors (the invocation router, its HTTP edge and
+// sweep, the rotation; `cli`, the door of the `revoker` binary, which the Lambda never calls), the App the
+// function's doors share, the decision, the records, the admin API, the configuration, then
+// the parts with no dependencies.
+// layers: cli invocation | http_edge sweep rotation | app | decision | metrics refresh | audit | outcome | admin_api | secrets_manager settings | portal | webhook sensitive tls
 pub mod admin_api;
 pub mod app;
 pub mod audit;
+#[cfg(feature = "secrets-manager")]
+pub mod cli;
 pub mod decision;
 pub mod http_edge;
 pub mod invocation;

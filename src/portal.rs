@@ -116,7 +116,7 @@ impl AdminPortal {
 }
 
 /// `127.0.0.0/8`, `::1` or `localhost`: where plain http never leaves the machine.
-fn is_loopback(host: &url::Host<&str>) -> bool {
+pub(crate) fn is_loopback(host: &url::Host<&str>) -> bool {
     match host {
         url::Host::Ipv4(ip) => ip.is_loopback(),
         url::Host::Ipv6(ip) => ip.is_loopback(),

@@ -79,6 +79,12 @@ impl SharedSecret {
         (!value.is_empty()).then_some(Self(value))
     }
 
+    /// The secret itself, for the one place that must write it: the webhook URL `revoker setup`
+    /// gives 3scale.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
     /// Only RFC 3986's unreserved characters: what every API Gateway passes through a query
     /// string unchanged (an HTTP API decodes `+` as a space, and `%XX`).
     pub fn survives_a_query_string(&self) -> bool {

@@ -94,22 +94,11 @@ impl Settings {
             (None, None) => return Err(ConfigError::NoPortal),
         };
 
-        let token_field = get("TOKEN_FIELD").unwrap_or_else(|| DEFAULT_TOKEN_FIELD.to_owned());
-        let token_id_field =
-            get("TOKEN_ID_FIELD").unwrap_or_else(|| DEFAULT_TOKEN_ID_FIELD.to_owned());
-        if token_id_field == token_field {
-            return Err(ConfigError::Invalid {
-                name: "TOKEN_ID_FIELD",
-                why: "must differ from TOKEN_FIELD".to_owned(),
-            });
-        }
-        let revoke_on = EventFilter::parse(
-            get("REVOKE_ON").as_deref().unwrap_or(DEFAULT_REVOKE_ON),
-        )
-        .map_err(|why| ConfigError::Invalid {
-            name: "REVOKE_ON",
-            why,
-        })?;
+        let Watched {
+            token_field,
+            token_id_field,
+            revoke_on,
+        } = Watched::from_lookup(get)?;
         let secret_ttl = match get("SECRET_TTL_SECONDS") {
             None => DEFAULT_SECRET_TTL,
             Some(v) => Duration::from_secs(v.parse().map_err(|_| ConfigError::Invalid {
@@ -154,6 +143,51 @@ impl Settings {
     }
 }
 
+/// What the function watches for: the events that revoke (`REVOKE_ON`), and the application
+/// extra fields that carry the token (`TOKEN_FIELD`, `TOKEN_ID_FIELD`). `revoker` reads them
+/// exactly as the function does, to set 3scale up for them.
+#[derive(Debug, Clone)]
+pub struct Watched {
+    /// Name of the application extra field that carries the token.
+    pub token_field: String,
+    /// Name of the application extra field that may carry the token's numeric id.
+    pub token_id_field: String,
+    /// Which `type:action` events trigger a revocation.
+    pub revoke_on: EventFilter,
+}
+
+impl Watched {
+    /// Reads the three variables through `var`; blank is unset.
+    pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| {
+            var(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let token_field = get("TOKEN_FIELD").unwrap_or_else(|| DEFAULT_TOKEN_FIELD.to_owned());
+        let token_id_field =
+            get("TOKEN_ID_FIELD").unwrap_or_else(|| DEFAULT_TOKEN_ID_FIELD.to_owned());
+        if token_id_field == token_field {
+            return Err(ConfigError::Invalid {
+                name: "TOKEN_ID_FIELD",
+                why: "must differ from TOKEN_FIELD".to_owned(),
+            });
+        }
+        let revoke_on = EventFilter::parse(
+            get("REVOKE_ON").as_deref().unwrap_or(DEFAULT_REVOKE_ON),
+        )
+        .map_err(|why| ConfigError::Invalid {
+            name: "REVOKE_ON",
+            why,
+        })?;
+        Ok(Self {
+            token_field,
+            token_id_field,
+            revoke_on,
+        })
+    }
+}
+
 impl Settings {
     /// What a secret read from Secrets Manager must hold for these settings.
     pub fn secret_requirements(&self) -> SecretRequirements {
@@ -186,6 +220,11 @@ impl EventFilter {
             return Err("no type:action entries".to_owned());
         }
         Ok(Self(pairs))
+    }
+
+    /// Each `(type, action)` entry, in the order given; `action` may be `*`.
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(t, a)| (t.as_str(), a.as_str()))
     }
 
     /// Whether an event of this type and action should revoke its token.

@@ -229,6 +229,21 @@ pub fn is_cancan_denial(body: &[u8]) -> bool {
     json_object::<Status>(body).is_some_and(|s| s.status == "Forbidden")
 }
 
+/// The names of the fields porta's 422 `{"errors":{field:[…]}}` complains about; never the
+/// messages, which may quote what was sent.
+pub fn invalid_fields(body: &[u8]) -> Vec<String> {
+    json_object::<serde_json::Map<String, serde_json::Value>>(body)
+        .and_then(|object| object.get("errors").and_then(|e| e.as_object()).cloned())
+        .map(|errors| {
+            errors
+                .keys()
+                .filter(|k| k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -330,6 +345,16 @@ mod tests {
         for bad in ["", "4 2", "-1", "+1", "0x10", "99999999999999999999"] {
             assert_eq!(parse_id(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn a_422_names_its_fields_never_its_messages() {
+        assert_eq!(
+            invalid_fields(br#"{"errors":{"expires_at":["must be in the future"],"name":["x"]}}"#),
+            vec!["expires_at".to_owned(), "name".to_owned()]
+        );
+        assert!(invalid_fields(b"oops").is_empty());
+        assert!(invalid_fields(br#"{"errors":{"a b":["x"]}}"#).is_empty());
     }
 
     #[test]

@@ -63,6 +63,16 @@ pub(super) fn done(answer: Answer) -> Result<Answer, MaintenanceError> {
     }
 }
 
+/// Like [`done`] for a write: a 422 names the fields porta refused.
+pub(super) fn written(answer: Answer) -> Result<Answer, MaintenanceError> {
+    if answer.status.as_u16() == 422 {
+        return Err(MaintenanceError::Unprocessable(answers::invalid_fields(
+            &answer.body,
+        )));
+    }
+    done(answer)
+}
+
 /// `{admin_url}/admin/api/{segments…}`.
 pub(super) fn admin_api_url(admin_url: &Url, segments: &[&str]) -> Result<Url, MaintenanceError> {
     let mut url = admin_url.clone();

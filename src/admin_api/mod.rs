@@ -5,16 +5,20 @@
 
 pub mod answers;
 pub mod applications;
+pub mod fields_definitions;
 pub mod maintenance;
 pub mod personal_tokens;
 pub mod tokens;
+pub mod web_hooks;
 pub mod webhook_failures;
 
 pub use answers::Probe;
 pub use applications::{ApplicationRef, ApplicationsApi, FieldClearing};
+pub use fields_definitions::{FieldsDefinition, FieldsDefinitionsApi, NewField};
 pub use maintenance::MaintenanceError;
 pub use personal_tokens::{CreatedToken, NewToken, PersonalTokensApi, TokenInfo};
 pub use tokens::{Revocation, Step, TokenApi, TokenId, TokenToRevoke, Verdict, tokens_url};
+pub use web_hooks::{WebHooksApi, WebhookPing, WebhookSettings};
 pub use webhook_failures::{FailuresListing, WebhookFailure, WebhookFailuresApi};
 
 use crate::sensitive::AccessToken;
@@ -74,7 +78,8 @@ struct Call<'a> {
     method: Method,
     url: Url,
     token: Option<&'a AccessToken>,
-    form: Option<String>,
+    /// Content type and body.
+    body: Option<(&'static str, String)>,
     body_limit: usize,
     /// Whether a transient failure is tried again.
     retried: bool,
@@ -97,7 +102,7 @@ impl<'a> Call<'a> {
             method,
             url,
             token: None,
-            form: None,
+            body: None,
             body_limit: MAX_ERROR_BODY,
             retried: true,
             attempt_timeout: None,
@@ -124,7 +129,13 @@ impl<'a> Call<'a> {
 
     /// Sends `form` as `application/x-www-form-urlencoded`.
     fn with_form(mut self, form: String) -> Self {
-        self.form = Some(form);
+        self.body = Some(("application/x-www-form-urlencoded", form));
+        self
+    }
+
+    /// Sends `json` as `application/json`.
+    fn with_json(mut self, json: String) -> Self {
+        self.body = Some(("application/json", json));
         self
     }
 }
@@ -215,10 +226,10 @@ impl AdminApiClient {
             // porta reads the Basic user name or password; it does not understand Bearer.
             request = request.basic_auth(token.expose(), None::<&str>);
         }
-        if let Some(form) = &call.form {
+        if let Some((content_type, body)) = &call.body {
             request = request
-                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                .body(form.clone());
+                .header(header::CONTENT_TYPE, *content_type)
+                .body(body.clone());
         }
         let mut response = request.send().await.map_err(|err| Transient {
             // reqwest's Display would include the URL, and with it perhaps the token.
@@ -232,26 +243,14 @@ impl AdminApiClient {
         } else {
             MAX_ERROR_BODY
         };
-        // Read no more than the limit; the body is never logged or returned.
-        let mut body = Vec::new();
-        let mut truncated = false;
-        loop {
-            match response.chunk().await {
-                Ok(Some(chunk)) if body.len() + chunk.len() > limit => {
-                    truncated = true;
-                    break;
-                }
-                Ok(Some(chunk)) => body.extend_from_slice(&chunk),
-                Ok(None) => break,
-                Err(err) => {
-                    return Err(Transient {
-                        reason: describe(&err),
-                        status: Some(status.as_u16()),
-                        retry_after: None,
-                    });
-                }
-            }
-        }
+        let (body, truncated) =
+            read_limited(&mut response, limit)
+                .await
+                .map_err(|err| Transient {
+                    reason: describe(&err),
+                    status: Some(status.as_u16()),
+                    retry_after: None,
+                })?;
         let answer = Answer {
             status,
             body,
@@ -268,6 +267,21 @@ impl AdminApiClient {
     }
 }
 
+/// Up to `limit` bytes of the body, and whether there was more; never logged or returned.
+async fn read_limited(
+    response: &mut reqwest::Response,
+    limit: usize,
+) -> Result<(Vec<u8>, bool), reqwest::Error> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > limit {
+            return Ok((body, true));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok((body, false))
+}
+
 fn retry_after(headers: &header::HeaderMap) -> Option<Duration> {
     headers
         .get(header::RETRY_AFTER)?
@@ -280,7 +294,12 @@ fn retry_after(headers: &header::HeaderMap) -> Option<Duration> {
 }
 
 fn describe(err: &reqwest::Error) -> String {
-    let kind = if err.is_timeout() {
+    format!("admin API {}", failure_kind(err))
+}
+
+/// What went wrong, in words that hold no URL.
+fn failure_kind(err: &reqwest::Error) -> &'static str {
+    if err.is_timeout() {
         "timed out"
     } else if err.is_connect() {
         "could not connect"
@@ -288,8 +307,7 @@ fn describe(err: &reqwest::Error) -> String {
         "request failed"
     } else {
         "transport error"
-    };
-    format!("admin API {kind}")
+    }
 }
 
 #[cfg(test)]

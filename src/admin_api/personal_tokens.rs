@@ -5,8 +5,8 @@
 //! porta lists only the caller's own tokens, and never their values; create is the one answer
 //! that carries a value. A token may delete another token of the same user by its id.
 
-use super::answers::{self, ListingError, MAX_LISTING_BODY, visit_objects};
-use super::maintenance::{MaintenanceError, admin_api_url, done};
+use super::answers::{ListingError, MAX_LISTING_BODY, visit_objects};
+use super::maintenance::{MaintenanceError, admin_api_url, done, written};
 use super::tokens::TokenId;
 use super::{AdminApiClient, Call};
 use crate::portal::AdminPortal;
@@ -127,13 +127,7 @@ impl PersonalTokensApi for AdminApiClient {
             .with_form(form)
             .reading(MAX_LISTING_BODY)
             .once();
-        let answer = self.call(&call, self.deadline()).await?;
-        if answer.status.as_u16() == 422 {
-            return Err(MaintenanceError::Unprocessable(invalid_fields(
-                &answer.body,
-            )));
-        }
-        let answer = done(answer)?;
+        let answer = written(self.call(&call, self.deadline()).await?)?;
         parse_created(&answer.body).ok_or(MaintenanceError::Unreadable(
             "the created token is not porta's JSON",
         ))
@@ -236,21 +230,6 @@ fn parse_created(body: &[u8]) -> Option<CreatedToken> {
     })
 }
 
-/// The names of the fields porta's 422 `{"errors":{field:[…]}}` complains about; never the
-/// messages, which may quote what was sent.
-fn invalid_fields(body: &[u8]) -> Vec<String> {
-    answers::json_object::<serde_json::Map<String, serde_json::Value>>(body)
-        .and_then(|object| object.get("errors").and_then(|e| e.as_object()).cloned())
-        .map(|errors| {
-            errors
-                .keys()
-                .filter(|k| k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
-                .cloned()
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -280,11 +259,5 @@ mod tests {
         assert_eq!(token.expires_at, None, "before 2.16 porta drops expires_at");
         assert!(!format!("{token:?}").contains("0a1b2c3d4e5f"));
         assert!(parse_created(br#"{"access_token":{"id":9,"value":"not a token!"}}"#).is_none());
-
-        assert_eq!(
-            invalid_fields(br#"{"errors":{"expires_at":["must be in the future"],"name":["x"]}}"#),
-            vec!["expires_at".to_owned(), "name".to_owned()]
-        );
-        assert!(invalid_fields(b"oops").is_empty());
     }
 }

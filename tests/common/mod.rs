@@ -3,9 +3,12 @@
 // Test helpers: a failed expectation is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+pub mod endpoint;
 #[cfg(feature = "secrets-manager")]
 pub mod moto;
 pub mod porta;
+#[allow(unused_imports)] // not every test crate needs the deployed webhook
+pub use endpoint::WebhookEndpoint;
 #[allow(unused_imports)] // not every test crate talks to the admin portal
 pub use porta::Porta;
 

@@ -80,21 +80,6 @@ impl Porta {
             .any(|t| t["value"] == value)
     }
 
-    /// Every live token as the stand-in holds it: id, value, name, scopes, permission, expires_at.
-    pub async fn tokens(&self) -> Vec<Value> {
-        self.control("GET", "tokens", None)
-            .await
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-    }
-
-    /// Which porta release to answer as: "2.15" drops expires_at, "2.16" and "master" keep it.
-    pub async fn set_release(&self, release: &str) {
-        self.control("POST", "release", Some(json!({"release": release})))
-            .await;
-    }
-
     /// The ids of every live token.
     pub async fn live_ids(&self) -> Vec<u64> {
         let mut ids: Vec<u64> = self
@@ -241,6 +226,67 @@ impl Porta {
         assert!(response.status().is_success(), "{}", response.status());
         let bytes = response.bytes().await.expect("control body");
         serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+    }
+}
+
+/// The tenant settings `revoker setup` makes: fields definitions and the webhook.
+impl Porta {
+    /// Replaces the tenant's own fields definitions (the builtins stay): `[{"name",
+    /// "target"? (Cinstance), "label"?, "hidden"?, "required"?}]`; `[]` is a fresh tenant.
+    pub async fn set_own_fields(&self, fields: Value) {
+        self.control("POST", "fields_definitions", Some(fields))
+            .await;
+    }
+
+    /// Every field definition, as porta stores it.
+    pub async fn fields_definitions(&self) -> Vec<Value> {
+        self.control("GET", "fields_definitions", None)
+            .await
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The application field named `name`, if there is one.
+    pub async fn application_field(&self, name: &str) -> Option<Value> {
+        self.fields_definitions()
+            .await
+            .into_iter()
+            .find(|f| f["target"] == "Cinstance" && f["name"] == name)
+    }
+
+    /// Stores webhook settings (absent switches off), or none with `Value::Null`.
+    pub async fn set_webhook(&self, settings: Value) {
+        self.control("POST", "webhook", Some(settings)).await;
+    }
+
+    /// The webhook settings as porta stores them (`updated_at` included), or `Value::Null`.
+    pub async fn webhook(&self) -> Value {
+        self.control("GET", "webhook", None).await
+    }
+
+    /// The webhooks the stand-in sent: `{"event", "path", "status", "body"}`.
+    pub async fn deliveries(&self) -> Vec<Value> {
+        self.control("GET", "deliveries", None)
+            .await
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Every live token, values included: `{"id", "value", "name", "scopes", "permission", …}`.
+    pub async fn tokens(&self) -> Vec<Value> {
+        self.control("GET", "tokens", None)
+            .await
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Which porta to be: `2.15` (no `expires_at`), `2.16` or `master`.
+    pub async fn set_release(&self, release: &str) {
+        self.control("POST", "release", Some(json!({"release": release})))
+            .await;
     }
 }
 
