@@ -737,10 +737,7 @@ async fn a_field_clear_with_the_old_secret_cached_reads_it_again_and_succeeds() 
 async fn the_first_secret_without_an_id_rotates_and_its_token_is_deleted_by_value() {
     let s = setup_with("rotation/bootstrap", |url| {
         let mut secret = first_secret(url);
-        secret
-            .as_object_mut()
-            .expect("object")
-            .remove("maintenance_token_id");
+        without_id(&mut secret);
         secret
     })
     .await;
@@ -793,6 +790,26 @@ async fn before_3scale_2_16_the_dropped_expiry_is_logged_and_the_rotation_goes_o
     assert!(logs.text().contains("3scale dropped expires_at"));
     assert!(!s.porta.is_alive(M0).await);
     logs.assert_free_of(&[M0, &token]);
+}
+
+/// A secret made from the first one by `edit`, and its rotation to version 1 begun.
+async fn begun_with(name: &str, edit: impl FnOnce(&mut Value)) -> (Setup, String) {
+    let s = setup_with(name, |url| {
+        let mut secret = first_secret(url);
+        edit(&mut secret);
+        secret
+    })
+    .await;
+    let v1 = version(1);
+    s.begin(&v1).await;
+    (s, v1)
+}
+
+fn without_id(secret: &mut Value) {
+    secret
+        .as_object_mut()
+        .expect("object")
+        .remove("maintenance_token_id");
 }
 
 /// A store that refuses everything as the webhook-facing function's role does.
@@ -974,129 +991,94 @@ async fn the_webhook_facing_function_cannot_rotate_and_touches_nothing() {
 
 #[tokio::test]
 async fn a_secret_without_a_maintenance_token_has_nothing_to_rotate() {
-    let s = setup_with(
-        "rotation/no-token",
-        |url| json!({"admin_url": url, "webhook_secret": WEBHOOK}),
-    )
+    let (s, v1) = begun_with("rotation/no-token", |secret| {
+        secret
+            .as_object_mut()
+            .expect("object")
+            .remove("maintenance_token");
+    })
     .await;
-    let v1 = version(1);
-    s.begin(&v1).await;
     refused(&s, "createSecret", &v1, "has no maintenance_token").await;
 }
 
 #[tokio::test]
 async fn a_current_token_3scale_refuses_creates_nothing() {
-    let s = setup_with("rotation/dead-token", |url| {
-        let mut secret = first_secret(url);
+    let (s, v1) = begun_with("rotation/dead-token", |secret| {
         secret["maintenance_token"] = json!("deadbeef0a1b2c3d4e5f60718293a4b5");
-        secret
     })
     .await;
-    let v1 = version(1);
-    s.begin(&v1).await;
-    refused(
-        &s,
-        "createSecret",
-        &v1,
-        "3scale refuses the current maintenance_token",
-    )
-    .await;
-    refused(
-        &s,
-        "setSecret",
-        &v1,
-        "3scale refuses the current maintenance_token",
-    )
-    .await;
+    for step in ["createSecret", "setSecret"] {
+        refused(
+            &s,
+            step,
+            &v1,
+            "3scale refuses the current maintenance_token",
+        )
+        .await;
+    }
 }
 
 #[tokio::test]
 async fn a_create_answered_403_or_422_creates_nothing() {
-    let s = setup("rotation/create-refused").await;
-    let v1 = version(1);
-    s.begin(&v1).await;
-    for (body, expected) in [
+    let (s, v1) = begun_with("rotation/create-refused", |_| {}).await;
+    for (status, body, expected) in [
         (
+            403,
             json!({"error": "Access denied"}),
             "3scale refuses the current maintenance_token",
         ),
         (
+            403,
             json!({"error": "Your access token does not have the correct permissions"}),
             "lacks the Account Management API scope or Read & Write",
         ),
+        (
+            422,
+            json!({"errors": {"expires_at": ["Date must follow ISO8601 format and be future"]}}),
+            "invalid (fields: expires_at)",
+        ),
     ] {
         s.porta
-            .fault(json!({"method": "POST", "path": "access_tokens\\.json$", "status": 403, "body": body}))
+            .fault(json!({"method": "POST", "path": "access_tokens\\.json$", "status": status, "body": body}))
             .await;
         refused(&s, "createSecret", &v1, expected).await;
     }
-    s.porta
-        .fault(json!({"method": "POST", "path": "access_tokens\\.json$", "status": 422,
-                      "body": {"errors": {"expires_at": ["Date must follow ISO8601 format and be future"]}}}))
-        .await;
-    refused(&s, "createSecret", &v1, "invalid (fields: expires_at)").await;
 }
 
 #[tokio::test]
 async fn a_maintenance_token_id_that_is_not_the_tokens_creates_nothing() {
-    let s = setup_with("rotation/wrong-id", |url| {
-        let mut secret = first_secret(url);
+    let (s, v1) = begun_with("rotation/wrong-id", |secret| {
         secret["maintenance_token_id"] = json!(99);
-        secret
     })
     .await;
-    let v1 = version(1);
-    s.begin(&v1).await;
-    refused(
-        &s,
-        "createSecret",
-        &v1,
-        "maintenance_token_id is not the id of any token",
-    )
-    .await;
+    let expected = "maintenance_token_id is not the id of any token";
+    refused(&s, "createSecret", &v1, expected).await;
 }
 
 #[tokio::test]
 async fn a_read_only_maintenance_token_creates_nothing() {
     const READ_ONLY: &str = "e0e0e0e00a1b2c3d4e5f60718293a4b5";
-    let s = setup_with("rotation/read-only", |url| {
-        let mut secret = first_secret(url);
+    let (s, v1) = begun_with("rotation/read-only", |secret| {
         secret["maintenance_token"] = json!(READ_ONLY);
         secret["maintenance_token_id"] = json!(3);
-        secret
     })
     .await;
-    s.porta
-        .add(json!({"id": 3, "value": READ_ONLY, "permission": "ro"}))
-        .await;
-    let v1 = version(1);
-    s.begin(&v1).await;
-    refused(
-        &s,
-        "createSecret",
-        &v1,
-        "lacks Account Management API, Read & Write",
-    )
-    .await;
+    let read_only = json!({"id": 3, "value": READ_ONLY, "permission": "ro"});
+    s.porta.add(read_only).await;
+    let expected = "lacks Account Management API, Read & Write";
+    refused(&s, "createSecret", &v1, expected).await;
 }
 
 #[tokio::test]
 async fn a_first_secret_whose_token_reads_as_another_tokens_id_is_refused() {
     // 3scale reads "2…" as id 2 first: deleting this token by value would delete OTHER.
     const CLASHING: &str = "2c0ffee0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c";
-    let s = setup_with("rotation/bootstrap-clash", |url| {
-        let mut secret = first_secret(url);
+    let (s, v1) = begun_with("rotation/bootstrap-clash", |secret| {
         secret["maintenance_token"] = json!(CLASHING);
-        secret
-            .as_object_mut()
-            .expect("object")
-            .remove("maintenance_token_id");
-        secret
+        without_id(secret);
     })
     .await;
     s.porta.add(json!({"id": 7, "value": CLASHING})).await;
-    let v1 = version(1);
-    s.begin(&v1).await;
     refused(&s, "createSecret", &v1, "add \"maintenance_token_id\"").await;
 }
 

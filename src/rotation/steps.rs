@@ -111,6 +111,25 @@ impl<P: PortalSource, R: AdminApi, S: SecretStore> Rotation<'_, P, R, S> {
         Secret::parse(&text, which)
     }
 
+    /// The tokens of `secret`'s token's user, as that token lists them: 3scale accepts it.
+    async fn listed_by(
+        &self,
+        secret: &Secret,
+        refused: RotationError,
+    ) -> Result<Vec<TokenInfo>, RotationError> {
+        self.app
+            .api
+            .own_tokens(&secret.portal, secret.token()?, None)
+            .await
+            .map_err(|err| match err {
+                MaintenanceError::Refused => refused,
+                err => RotationError::ThreeScale {
+                    what: "listing the maintenance token's own tokens",
+                    err,
+                },
+            })
+    }
+
     fn pending(&self) -> Version<'_> {
         Version::Pending(&self.event.version_id)
     }
@@ -149,16 +168,9 @@ impl<P: PortalSource, R: AdminApi, S: SecretStore> Rotation<'_, P, R, S> {
         }
 
         let portal = &current.portal;
-        let listed =
-            api.own_tokens(portal, current_token, None)
-                .await
-                .map_err(|err| match err {
-                    MaintenanceError::Refused => RotationError::CurrentRefused,
-                    err => RotationError::ThreeScale {
-                        what: "listing the maintenance token's user's tokens",
-                        err,
-                    },
-                })?;
+        let listed = self
+            .listed_by(&current, RotationError::CurrentRefused)
+            .await?;
         let (scopes, permission) = match portal.maintenance_token_id() {
             Some(id) => {
                 let current = listed
@@ -271,17 +283,8 @@ impl<P: PortalSource, R: AdminApi, S: SecretStore> Rotation<'_, P, R, S> {
     /// setSecret: a 3scale token is live once created; the current one must still work.
     async fn set(&self) -> Result<Done, RotationError> {
         let current = self.read(Version::Current, "the current version").await?;
-        self.app
-            .api
-            .own_tokens(&current.portal, current.token()?, None)
-            .await
-            .map_err(|err| match err {
-                MaintenanceError::Refused => RotationError::CurrentRefused,
-                err => RotationError::ThreeScale {
-                    what: "listing with the current maintenance token",
-                    err,
-                },
-            })?;
+        self.listed_by(&current, RotationError::CurrentRefused)
+            .await?;
         Ok(Done::said("nothing_to_set"))
     }
 
@@ -297,16 +300,9 @@ impl<P: PortalSource, R: AdminApi, S: SecretStore> Rotation<'_, P, R, S> {
             .ok_or(RotationError::TestFailed(
                 "the pending version has no maintenance_token_id",
             ))?;
-        let listed =
-            api.own_tokens(&pending.portal, token, None)
-                .await
-                .map_err(|err| match err {
-                    MaintenanceError::Refused => RotationError::PendingRefused,
-                    err => RotationError::ThreeScale {
-                        what: "listing with the new maintenance token",
-                        err,
-                    },
-                })?;
+        let listed = self
+            .listed_by(&pending, RotationError::PendingRefused)
+            .await?;
         let itself = listed
             .iter()
             .find(|t| t.id == id)
