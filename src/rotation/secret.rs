@@ -38,6 +38,16 @@ impl Secret {
             .ok_or(RotationError::NoMaintenanceToken(self.which))
     }
 
+    /// The id of the version's maintenance token, which rotation always writes.
+    pub(super) fn token_id(&self) -> Result<u64, RotationError> {
+        self.portal
+            .maintenance_token_id()
+            .ok_or_else(|| RotationError::BadSecret {
+                which: self.which,
+                why: "it has no maintenance_token_id".to_owned(),
+            })
+    }
+
     /// The same JSON with `token` as the maintenance token: every other field as it was.
     pub(super) fn with_token(&self, token: &CreatedToken) -> SecretText {
         let mut fields = self.fields.clone();

@@ -294,12 +294,7 @@ impl<P: PortalSource, R: AdminApi, S: SecretStore> Rotation<'_, P, R, S> {
         let api = &self.app.api;
         let pending = self.read(self.pending(), "the pending version").await?;
         let token = pending.token()?;
-        let id = pending
-            .portal
-            .maintenance_token_id()
-            .ok_or(RotationError::TestFailed(
-                "the pending version has no maintenance_token_id",
-            ))?;
+        let id = pending.token_id()?;
         let listed = self
             .listed_by(&pending, RotationError::PendingRefused)
             .await?;
@@ -355,12 +350,7 @@ impl<P: PortalSource, R: AdminApi, S: SecretStore> Rotation<'_, P, R, S> {
         let previous = self.read(Version::Current, "the current version").await?;
         let pending = self.read(self.pending(), "the pending version").await?;
         let new_token = pending.token()?;
-        let new_id = pending
-            .portal
-            .maintenance_token_id()
-            .ok_or(RotationError::TestFailed(
-                "the pending version has no maintenance_token_id",
-            ))?;
+        let new_id = pending.token_id()?;
 
         let version = self.event.version_id.as_str();
         self.store
