@@ -123,23 +123,14 @@ pub struct RotationMetrics {
 /// The EMF object for one rotation step: `RotationFailures` and `RotationCleanupFailures`,
 /// each 0 or 1. Dimension: the function's name only.
 pub fn emf_rotation(rotation: RotationMetrics, function_name: &str, timestamp_ms: u64) -> Value {
-    json!({
-        "level": "INFO",
-        "FunctionName": function_name,
-        "RotationFailures": u8::from(rotation.failed),
-        "RotationCleanupFailures": u8::from(rotation.cleanup_failed),
-        "_aws": {
-            "Timestamp": timestamp_ms,
-            "CloudWatchMetrics": [{
-                "Namespace": NAMESPACE,
-                "Dimensions": [["FunctionName"]],
-                "Metrics": [
-                    {"Name": "RotationFailures", "Unit": "Count"},
-                    {"Name": "RotationCleanupFailures", "Unit": "Count"},
-                ],
-            }],
-        },
-    })
+    let mut line = EmfLine::new(function_name);
+    line.metric("RotationFailures", "Count", u8::from(rotation.failed));
+    line.metric(
+        "RotationCleanupFailures",
+        "Count",
+        u8::from(rotation.cleanup_failed),
+    );
+    line.finish(json!([["FunctionName"]]), timestamp_ms)
 }
 
 /// Where metric lines go: stdout in Lambda, a buffer in tests.
