@@ -46,6 +46,7 @@ Control endpoints for tests live under /__stand_in/ (porta has nothing there):
                              porta, in order; with "after": true porta acts first and its answer
                              is replaced; with "gate": NAME the request waits until that gate opens
   POST /__stand_in/gates     {"open": NAME}
+  DELETE /__stand_in/faults  drops every queued fault
   POST /__stand_in/release   {"release": "2.15" | "2.16" | "master"}: which porta to be
   POST /__stand_in/hosts     {"admin": HOST, "other_tenants": [HOST...]}: whose domain is which
   GET  /__stand_in/requests  every porta request received: method, path, query, auth kind and
@@ -823,6 +824,10 @@ class Handler(TenantSettingsRoutes, http.server.BaseHTTPRequestHandler):
                 with porta.lock:
                     # One answer each unless "times" says otherwise; "times": null is for ever.
                     porta.faults.extend(dict({"times": 1}, **fault) for fault in data)
+                return self.answer(204, None)
+            if (method, path) == ("DELETE", "/__stand_in/faults"):
+                with porta.lock:
+                    porta.faults.clear()
                 return self.answer(204, None)
             if (method, path) == ("POST", "/__stand_in/gates"):
                 porta.gate(data["open"]).set()

@@ -248,6 +248,19 @@ SCHEDULED_EVENT = {
 }
 
 
+# What Secrets Manager sends the rotation function, one event per step of one rotation. The
+# secret and version are the ones scripts/smoke-local makes in moto (RotateSecret with this
+# ClientRequestToken); RotationToken is a stand-in that must never reach a log line.
+ROTATION_SECRET = "threescale/local-rotation"
+ROTATION_VERSION = "7c0e2f4d-6b8a-4c3e-9f5d-1b3a7c0e2f4d"
+ROTATION_STEPS = ["createSecret", "setSecret", "testSecret", "finishSecret"]
+
+
+def rotation_event(step):
+    return {"Step": step, "SecretId": ROTATION_SECRET, "ClientRequestToken": ROTATION_VERSION,
+            "RotationToken": "local-rotation-token-never-logged"}
+
+
 def failures_listing():
     """GET /admin/api/webhooks/failures.json after an outage, as porta renders it
     (app/representers/web_hook_failure(s)_representer.rb): oldest first, the exact XML posted."""
@@ -268,6 +281,8 @@ def all_files():
         files[f"payloads/{name}.xml"] = xml
     files["payloads/webhook-failures.json"] = json.dumps(failures_listing(), indent=2) + "\n"
     files["scheduled/sweep.json"] = json.dumps(SCHEDULED_EVENT, indent=2) + "\n"
+    for step in ROTATION_STEPS:
+        files[f"rotation/{step}.json"] = json.dumps(rotation_event(step), indent=2) + "\n"
     for name, (method, payload, delivery, extra) in EVENTS.items():
         body, b64, ctype = body_of(payload, delivery)
         query = {"secret": WEBHOOK_SECRET, **extra}

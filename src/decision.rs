@@ -5,15 +5,19 @@ use crate::admin_api::{
 };
 use crate::audit::Audit;
 use crate::outcome::Outcome;
-use crate::portal::AdminPortal;
+use crate::portal::{AdminPortal, PortalSource};
+use crate::refresh::{maintenance_token, with_maintenance_token};
 use crate::sensitive::AccessToken;
 use crate::settings::Settings;
 use crate::webhook::WebhookEvent;
+use std::sync::Arc;
 
 /// Decides about one decoded event and revokes its token if it should; fills in `audit`.
-pub async fn decide_event<R: AdminApi>(
+/// `source` is read again if 3scale refuses `portal`'s maintenance token.
+pub async fn decide_event<P: PortalSource, R: AdminApi>(
     settings: &Settings,
-    portal: &AdminPortal,
+    source: &P,
+    portal: &Arc<AdminPortal>,
     api: &R,
     event: &WebhookEvent,
     audit: &mut Audit,
@@ -64,24 +68,25 @@ pub async fn decide_event<R: AdminApi>(
     audit.revocation = Some(revocation);
     if settings.clear_token_field && matches!(outcome, Outcome::Revoked | Outcome::AlreadyRevoked) {
         audit.token_field_cleared =
-            Some(clear_token_fields(settings, portal, api, event, &token).await);
+            Some(clear_token_fields(settings, source, portal, api, event, &token).await);
     }
     outcome
 }
 
 /// Empties the token and id fields of the event's application, if it holds this token. A
 /// failure is logged and counted, but changes nothing for 3scale: the token is dead either way.
-async fn clear_token_fields<R: AdminApi>(
+async fn clear_token_fields<P: PortalSource, R: AdminApi>(
     settings: &Settings,
-    portal: &AdminPortal,
+    source: &P,
+    portal: &Arc<AdminPortal>,
     api: &R,
     event: &WebhookEvent,
     token: &AccessToken,
 ) -> bool {
-    let Some(maintenance) = portal.maintenance_token() else {
+    if portal.maintenance_token().is_none() {
         tracing::warn!("CLEAR_TOKEN_FIELD is on, but the secret has no maintenance_token");
         return false;
-    };
+    }
     let (Some(account_id), Some(application_id)) = (
         event.object.account_id.as_deref(),
         event
@@ -101,14 +106,20 @@ async fn clear_token_fields<R: AdminApi>(
         settings.token_field.as_str(),
         settings.token_id_field.as_str(),
     ];
-    let clearing = api.clear_token_fields(
-        portal,
-        maintenance,
-        application,
-        &settings.token_field,
-        token,
-        &fields,
-    );
+    let fields = &fields;
+    let mut portal = Arc::clone(portal);
+    let clearing = with_maintenance_token(source, &mut portal, |p| async move {
+        let maintenance = maintenance_token(&p)?;
+        api.clear_token_fields(
+            &p,
+            maintenance,
+            application,
+            &settings.token_field,
+            token,
+            fields,
+        )
+        .await
+    });
     match clearing.await {
         Ok(FieldClearing::Cleared | FieldClearing::AlreadyEmpty) => true,
         Ok(FieldClearing::NotThisToken) => {

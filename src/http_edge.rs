@@ -6,9 +6,11 @@ use crate::audit::Audit;
 use crate::decision::decide_event;
 use crate::outcome::Outcome;
 use crate::portal::{AdminPortal, PortalSource};
+use crate::refresh::{maintenance_token, with_maintenance_token};
 use crate::webhook::{self, MAX_BODY_BYTES};
 use lambda_http::http::{HeaderValue, Method, header};
 use lambda_http::{Body, Request, RequestExt, Response};
+use std::sync::Arc;
 
 /// The response 3scale receives for `outcome`.
 pub fn into_response(outcome: &Outcome) -> Response<Body> {
@@ -69,7 +71,15 @@ impl<P: PortalSource, R: AdminApi> App<P, R> {
             Ok(event) => event,
             Err(err) => return Outcome::UnreadableBody(err),
         };
-        decide_event(&self.settings, &portal, &self.api, &event, audit).await
+        decide_event(
+            &self.settings,
+            &self.portal,
+            &portal,
+            &self.api,
+            &event,
+            audit,
+        )
+        .await
     }
 
     /// 3scale's Ping button: the secret and the configuration held; now `admin_url`.
@@ -77,17 +87,23 @@ impl<P: PortalSource, R: AdminApi> App<P, R> {
     /// A tokenless listing refused in porta's words proves a 3scale admin API. It cannot tell
     /// this tenant's admin portal from another tenant's, where every token of this tenant is
     /// refused alike; the maintenance token's own listing, answered 200, proves that too.
-    async fn ping(&self, portal: &AdminPortal) -> Outcome {
+    async fn ping(&self, portal: &Arc<AdminPortal>) -> Outcome {
         match self.api.probe(portal).await {
             Probe::AdminApi => {}
             Probe::NotAdminApi(what) => return Outcome::PingNotThreescale(what),
             Probe::Unreachable(why) => return Outcome::PingUnreachable(why),
             Probe::TlsFailed(tls) => return Outcome::PingTlsFailed(tls),
         }
-        let Some(maintenance) = portal.maintenance_token() else {
+        if portal.maintenance_token().is_none() {
             return Outcome::Pong;
-        };
-        match self.api.own_tokens(portal, maintenance, None).await {
+        }
+        // With the secret read again if 3scale refuses a token a rotation has replaced.
+        let api = &self.api;
+        let mut portal = Arc::clone(portal);
+        let listed = with_maintenance_token(&self.portal, &mut portal, |p| async move {
+            api.own_tokens(&p, maintenance_token(&p)?, None).await
+        });
+        match listed.await {
             // Authenticated here: this tenant's admin portal, whatever the token may do.
             Ok(_)
             | Err(

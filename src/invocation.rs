@@ -1,6 +1,8 @@
 //! The one entry for every Lambda invocation: looks at the raw event and routes it.
-//! EventBridge's `Scheduled Event` runs the sweep of failed deliveries; an API Gateway (REST or
-//! HTTP API) or Function URL event goes to the HTTP edge, in the envelope its origin expects.
+//! EventBridge's `Scheduled Event` runs the sweep of failed deliveries; Secrets Manager's
+//! rotation event (`Step`, `SecretId`, `ClientRequestToken`) runs a rotation step; an API
+//! Gateway (REST or HTTP API) or Function URL event goes to the HTTP edge, in the envelope its
+//! origin expects.
 //!
 //! Release builds abort on panic, and `lambda_http`'s own conversion of an event into a request
 //! `expect`s: a body flagged base64 that does not decode, or a host, path or query that makes no
@@ -28,7 +30,8 @@ use serde_json::Value;
 use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 
-/// The sweep's time when the invocation carries no deadline (a test, a local invoke).
+/// The time a sweep or rotation step has when the invocation carries no deadline (a test, a
+/// local invoke).
 const DEFAULT_SWEEP_TIME: Duration = Duration::from_secs(60);
 
 /// An HTTP event, in the order `lambda_http` tries them: a REST API event has `httpMethod`,
@@ -49,20 +52,61 @@ enum Origin {
     HttpApi,
 }
 
-/// Handles one invocation of any kind, as `lambda_runtime` delivers it.
+/// Why a function that writes no secret refuses a rotation event.
+const NOT_ROTATING: &str = "a Secrets Manager rotation event, but this function has no secret to rotate (THREESCALE_SECRET_ID is not set)";
+
+/// Handles one invocation of any kind, as `lambda_runtime` delivers it, without the means to
+/// write a secret: a rotation event fails.
 pub async fn handle<P: PortalSource, R: AdminApi>(
+    app: &App<P, R>,
+    event: LambdaEvent<Value>,
+) -> Result<Value, Error> {
+    if is_rotation(&event.payload) {
+        tracing::error!("{NOT_ROTATING}");
+        return Err(NOT_ROTATING.into());
+    }
+    handle_other(app, event).await
+}
+
+/// Handles one invocation of any kind; a rotation step writes the secret through `store`.
+/// A refused or failed step is an error: Secrets Manager counts the step as failed.
+#[cfg(feature = "secrets-manager")]
+pub async fn handle_rotating<P, R, S>(
+    app: &App<P, R>,
+    store: &S,
+    event: LambdaEvent<Value>,
+) -> Result<Value, Error>
+where
+    P: PortalSource,
+    R: AdminApi,
+    S: crate::rotation::SecretStore,
+{
+    if is_rotation(&event.payload) {
+        let deadline = deadline(&event.context);
+        return Ok(app.rotate(store, event.payload, deadline).await?);
+    }
+    handle_other(app, event).await
+}
+
+/// When the invocation must be done by, as the Lambda context says (or a default).
+fn deadline(context: &Context) -> Instant {
+    let left = context
+        .deadline()
+        .duration_since(SystemTime::now())
+        .ok()
+        .filter(|_| context.deadline > 0)
+        .unwrap_or(DEFAULT_SWEEP_TIME);
+    Instant::now() + left
+}
+
+/// The sweep or an HTTP event.
+async fn handle_other<P: PortalSource, R: AdminApi>(
     app: &App<P, R>,
     event: LambdaEvent<Value>,
 ) -> Result<Value, Error> {
     let LambdaEvent { payload, context } = event;
     if is_scheduled(&payload) {
-        let left = context
-            .deadline()
-            .duration_since(SystemTime::now())
-            .ok()
-            .filter(|_| context.deadline > 0)
-            .unwrap_or(DEFAULT_SWEEP_TIME);
-        let summary = app.sweep(Instant::now() + left).await;
+        let summary = app.sweep(deadline(&context)).await;
         return Ok(serde_json::to_value(summary)?);
     }
     let Ok(envelope) = serde_json::from_value::<Envelope>(payload) else {
@@ -86,6 +130,15 @@ pub async fn handle<P: PortalSource, R: AdminApi>(
 fn is_scheduled(payload: &Value) -> bool {
     payload.get("source").and_then(Value::as_str) == Some("aws.events")
         && payload.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event")
+}
+
+/// What Secrets Manager sends a rotation function. API Gateway, Function URL and EventBridge
+/// events have none of these keys, so an event with one of them missing is still reported as
+/// a malformed rotation event, not answered as HTTP.
+pub fn is_rotation(payload: &Value) -> bool {
+    ["Step", "SecretId", "ClientRequestToken"]
+        .iter()
+        .any(|key| payload.get(key).is_some())
 }
 
 /// A response for an event of no known origin: the fields every envelope shares.

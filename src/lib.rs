@@ -3,10 +3,10 @@
 
 // The layers, top to bottom: each module uses only modules of the layers below it
 // (scripts/module-graph checks it in CI). The doors (the invocation router, its HTTP edge and
-// sweep; `cli`, the door of the `revoker` binary, which the Lambda never calls), the App the
+// sweep, the rotation; `cli`, the door of the `revoker` binary, which the Lambda never calls), the App the
 // function's doors share, the decision, the records, the admin API, the configuration, then
 // the parts with no dependencies.
-// layers: cli invocation | http_edge sweep | app | decision | metrics | audit | outcome | admin_api | secrets_manager settings | portal | webhook sensitive tls
+// layers: cli invocation | http_edge sweep rotation | app | decision | metrics refresh | audit | outcome | admin_api | secrets_manager settings | portal | webhook sensitive tls
 pub mod admin_api;
 pub mod app;
 pub mod audit;
@@ -18,6 +18,9 @@ pub mod invocation;
 pub mod metrics;
 pub mod outcome;
 pub mod portal;
+pub mod refresh;
+#[cfg(feature = "secrets-manager")]
+pub mod rotation;
 #[cfg(feature = "secrets-manager")]
 pub mod secrets_manager;
 pub mod sensitive;

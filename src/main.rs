@@ -5,12 +5,14 @@
 
 use access_token_revoker::admin_api::Probe;
 use access_token_revoker::portal::SourceError;
+use access_token_revoker::rotation::SecretsManagerStore;
 use access_token_revoker::{
     AdminApi, AdminApiClient, App, EnvironmentPortal, PortalOrigin, PortalSource, RetryPolicy,
     SecretsManagerPortal, Settings, invocation,
 };
 use lambda_http::lambda_runtime::{self, LambdaEvent, service_fn};
 use lambda_http::{Error, tracing};
+use serde_json::Value;
 use std::sync::Arc;
 
 #[tokio::main]
@@ -34,10 +36,19 @@ async fn main() -> Result<(), Error> {
             // Honours AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_SECRETS_MANAGER.
             let aws = access_token_revoker::tls::aws_config_loader().load().await;
             let client = aws_sdk_secretsmanager::Client::new(&aws);
+            // Writing the secret is the rotation door's alone; in AWS only the rotation
+            // function's role allows it, so the webhook-facing function's rotation fails.
+            let store = Arc::new(SecretsManagerStore::new(client.clone()));
             let portal = SecretsManagerPortal::new(client, secret_id, settings.secret_ttl)
                 .requiring(settings.secret_requirements());
             read_at_start(&portal, &revoker).await?;
-            serve(App::new(settings, portal, revoker)).await
+            let app = Arc::new(App::new(settings, portal, revoker));
+            // As `serve`, with the secret store for Secrets Manager's rotation steps.
+            lambda_runtime::run_concurrent(service_fn(move |event: LambdaEvent<Value>| {
+                let (app, store) = (Arc::clone(&app), Arc::clone(&store));
+                async move { invocation::handle_rotating(&app, store.as_ref(), event).await }
+            }))
+            .await
         }
         PortalOrigin::Environment(portal) => {
             serve(App::new(settings, EnvironmentPortal(portal), revoker)).await
@@ -87,7 +98,7 @@ where
     // Sequential on classic Lambda; AWS_LAMBDA_MAX_CONCURRENCY workers on Managed Instances,
     // sharing one secret cache and one HTTP connection pool.
     let app = Arc::new(app);
-    lambda_runtime::run_concurrent(service_fn(move |event: LambdaEvent<serde_json::Value>| {
+    lambda_runtime::run_concurrent(service_fn(move |event: LambdaEvent<Value>| {
         let app = Arc::clone(&app);
         async move { invocation::handle(&app, event).await }
     }))

@@ -1,5 +1,5 @@
 //! CloudWatch metrics in Embedded Metric Format: one JSON line per decision, built from its
-//! audit, and one per sweep.
+//! audit, one per sweep, and one per rotation step.
 //!
 //! Written by hand: the EMF crates on crates.io ride on the `metrics` facade and a global
 //! recorder, which is more than one line per decision needs.
@@ -109,6 +109,30 @@ pub fn emf_sweep(sweep: SweepMetrics, function_name: &str, timestamp_ms: u64) ->
     line.finish(json!([["FunctionName"]]), timestamp_ms)
 }
 
+/// What one rotation step reports for its metric line: plain facts, handed over by the
+/// rotation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RotationMetrics {
+    /// The step failed: Secrets Manager retries the rotation, and the token is not replaced.
+    pub failed: bool,
+    /// The step did its work, but a token that should be dead may be alive (finishSecret's
+    /// delete of the old token, or createSecret's delete of a token it could not store).
+    pub cleanup_failed: bool,
+}
+
+/// The EMF object for one rotation step: `RotationFailures` and `RotationCleanupFailures`,
+/// each 0 or 1. Dimension: the function's name only.
+pub fn emf_rotation(rotation: RotationMetrics, function_name: &str, timestamp_ms: u64) -> Value {
+    let mut line = EmfLine::new(function_name);
+    line.metric("RotationFailures", "Count", u8::from(rotation.failed));
+    line.metric(
+        "RotationCleanupFailures",
+        "Count",
+        u8::from(rotation.cleanup_failed),
+    );
+    line.finish(json!([["FunctionName"]]), timestamp_ms)
+}
+
 /// Where metric lines go: stdout in Lambda, a buffer in tests.
 #[derive(Clone)]
 pub struct MetricsSink {
@@ -138,6 +162,11 @@ impl MetricsSink {
     /// Emits the metric of one sweep.
     pub fn record_sweep(&self, sweep: SweepMetrics) {
         (self.write)(&emf_sweep(sweep, &self.function_name, now_ms()).to_string());
+    }
+
+    /// Emits the metrics of one rotation step.
+    pub fn record_rotation(&self, rotation: RotationMetrics) {
+        (self.write)(&emf_rotation(rotation, &self.function_name, now_ms()).to_string());
     }
 }
 

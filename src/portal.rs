@@ -15,6 +15,7 @@ pub struct AdminPortal {
     webhook_secret: Option<SharedSecret>,
     maintenance_token: Option<AccessToken>,
     admin_ca: Option<AdminCa>,
+    maintenance_token_id: Option<u64>,
 }
 
 /// Why an admin portal configuration is unusable; never quotes the URL.
@@ -77,6 +78,7 @@ impl AdminPortal {
             webhook_secret,
             maintenance_token: None,
             admin_ca: None,
+            maintenance_token_id: None,
         })
     }
 
@@ -93,6 +95,17 @@ impl AdminPortal {
     pub fn with_admin_ca(mut self, admin_ca: Option<AdminCa>) -> Self {
         self.admin_ca = admin_ca;
         self
+    }
+
+    /// Adds the maintenance token's numeric id, which rotation writes next to it.
+    pub fn with_maintenance_token_id(mut self, id: Option<u64>) -> Self {
+        self.maintenance_token_id = id;
+        self
+    }
+
+    /// The maintenance token's id, if the secret names it (`maintenance_token_id`).
+    pub fn maintenance_token_id(&self) -> Option<u64> {
+        self.maintenance_token_id
     }
 
     /// The admin portal base URL.
@@ -132,6 +145,7 @@ impl fmt::Debug for AdminPortal {
             .field("webhook_secret", &self.webhook_secret.is_some())
             .field("maintenance_token", &self.maintenance_token.is_some())
             .field("admin_ca", &self.admin_ca)
+            .field("maintenance_token_id", &self.maintenance_token_id)
             .finish()
     }
 }
@@ -197,6 +211,12 @@ impl SourceError {
 pub trait PortalSource: Send + Sync {
     /// The current configuration, possibly cached.
     fn admin_portal(&self) -> impl Future<Output = Result<Arc<AdminPortal>, SourceError>> + Send;
+
+    /// The configuration read again now, bypassing any cache: after 3scale refused the cached
+    /// maintenance token, which a rotation may have replaced. A fixed source has nothing newer.
+    fn refresh(&self) -> impl Future<Output = Result<Arc<AdminPortal>, SourceError>> + Send {
+        self.admin_portal()
+    }
 }
 
 /// A configuration fixed at start, from environment variables (local runs).

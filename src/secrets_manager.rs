@@ -61,6 +61,9 @@ impl SecretsManagerPortal {
             .client
             .get_secret_value()
             .secret_id(&self.secret_id)
+            // What GetSecretValue returns without a stage; moto needs it said once a rotation
+            // has moved the stage (it keeps answering the version it first made current).
+            .version_stage("AWSCURRENT")
             .send();
         // The SDK's own timeouts bound it already (tls::aws_config_loader); this holds for any
         // client, however it was configured.
@@ -77,7 +80,7 @@ impl SecretsManagerPortal {
     }
 
     /// Reads the secret and stores what it gives: a new value, or the cached one kept.
-    async fn refresh(&self, read: &Arc<Read>) -> Result<Arc<AdminPortal>, SourceError> {
+    async fn read_and_store(&self, read: &Arc<Read>) -> Result<Arc<AdminPortal>, SourceError> {
         let fetched = self.fetch().await;
         let mut cache = self.cache();
         if cache.read.as_ref().is_some_and(|r| Arc::ptr_eq(r, read)) {
@@ -132,8 +135,8 @@ fn source_error<E: aws_sdk_secretsmanager::error::ProvideErrorMetadata, R>(
     }
 }
 
-/// The secret's JSON: `{"admin_url": "...", "webhook_secret": "...", "maintenance_token": "...",
-/// "admin_ca_pem": "-----BEGIN CERTIFICATE-----..."}`.
+/// The secret's JSON: `{"admin_url", "webhook_secret", "maintenance_token", "maintenance_token_id",
+/// "admin_ca_pem"}`.
 #[derive(serde::Deserialize)]
 struct SecretJson {
     admin_url: String,
@@ -143,6 +146,16 @@ struct SecretJson {
     maintenance_token: Option<String>,
     #[serde(default)]
     admin_ca_pem: Option<String>,
+    /// Written by rotation next to the token; a person may type it as a string.
+    #[serde(default)]
+    maintenance_token_id: Option<TokenIdJson>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum TokenIdJson {
+    Number(u64),
+    Text(String),
 }
 
 /// Reads and validates the secret's JSON; errors name fields, never values.
@@ -153,10 +166,21 @@ pub fn portal_from_secret(json: &str) -> Result<AdminPortal, SourceError> {
             "expected JSON {\"admin_url\": \"...\", \"webhook_secret\": \"...\"}".to_owned(),
         )
     })?;
+    let maintenance_token_id = match shape.maintenance_token_id {
+        None => None,
+        Some(TokenIdJson::Number(id)) => Some(id),
+        Some(TokenIdJson::Text(text)) => Some(text.trim().parse().map_err(|_| {
+            SourceError::BadSecret("maintenance_token_id must be the token's numeric id".to_owned())
+        })?),
+    };
     let admin_ca = admin_ca(shape.admin_ca_pem.as_deref())?;
     AdminPortal::new(&shape.admin_url, shape.webhook_secret.as_deref())
         .and_then(|portal| portal.with_maintenance_token(shape.maintenance_token.as_deref()))
-        .map(|portal| portal.with_admin_ca(admin_ca))
+        .map(|portal| {
+            portal
+                .with_maintenance_token_id(maintenance_token_id)
+                .with_admin_ca(admin_ca)
+        })
         .map_err(|e| SourceError::BadSecret(e.to_string()))
 }
 
@@ -185,7 +209,18 @@ impl PortalSource for SecretsManagerPortal {
             }
         };
         // Whoever gets here first reads; the others wait for that one read, which is bounded.
-        read.get_or_init(|| self.refresh(&read)).await.clone()
+        read.get_or_init(|| self.read_and_store(&read))
+            .await
+            .clone()
+    }
+
+    /// Reads the secret now whatever the cache's age, and caches it; a failure keeps the cache.
+    /// Bounded as any read; not shared with one under way, which may answer with the cache.
+    async fn refresh(&self) -> Result<Arc<AdminPortal>, SourceError> {
+        let portal = Arc::new(self.fetch().await?);
+        self.cache().current = Some((Instant::now(), Arc::clone(&portal)));
+        tracing::info!("admin portal configuration read again, bypassing the cache");
+        Ok(portal)
     }
 }
 
@@ -225,6 +260,18 @@ mod tests {
         )
         .expect_err("not a token");
         assert!(!err.to_string().contains("bad token"), "{err}");
+        for (id, expected) in [(r#"7"#, Some(7)), (r#""42""#, Some(42))] {
+            let json = format!(
+                r#"{{"admin_url":"https://acme-admin.3scale.net","maintenance_token":"m41nt","maintenance_token_id":{id}}}"#
+            );
+            let portal = portal_from_secret(&json).expect("valid");
+            assert_eq!(portal.maintenance_token_id(), expected, "{id}");
+        }
+        let err = portal_from_secret(
+            r#"{"admin_url":"https://acme-admin.3scale.net","maintenance_token_id":"m41nt"}"#,
+        )
+        .expect_err("not an id");
+        assert!(!err.to_string().contains("m41nt"), "{err}");
     }
 
     #[test]

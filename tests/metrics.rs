@@ -267,3 +267,29 @@ fn the_saved_failed_revocations_query_leaves_out_exactly_the_failed_pings() {
     pings.sort_unstable();
     assert_eq!(excluded, pings);
 }
+
+#[test]
+fn a_rotation_step_writes_one_valid_emf_line_with_its_two_facts() {
+    use access_token_revoker::metrics::RotationMetrics;
+    for (failed, cleanup_failed) in [(false, false), (true, false), (false, true)] {
+        let (sink, lines) = capture();
+        sink.record_rotation(RotationMetrics {
+            failed,
+            cleanup_failed,
+        });
+        let lines = lines.lock().expect("lines").clone();
+        assert_eq!(lines.len(), 1);
+        let line = assert_valid_emf(&lines[0]);
+        assert_eq!(
+            metric_names(&line),
+            ["RotationFailures", "RotationCleanupFailures"]
+        );
+        assert_eq!(line["RotationFailures"], u8::from(failed));
+        assert_eq!(line["RotationCleanupFailures"], u8::from(cleanup_failed));
+        assert_eq!(line["FunctionName"], "revoker-under-test");
+        assert_eq!(
+            line["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["FunctionName"]])
+        );
+    }
+}

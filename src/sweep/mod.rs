@@ -14,6 +14,7 @@ use crate::decision::decide_event;
 use crate::metrics::SweepMetrics;
 use crate::outcome::Outcome;
 use crate::portal::PortalSource;
+use crate::refresh::{maintenance_token, with_maintenance_token};
 use crate::webhook;
 pub use deletion::{deletable_prefix, parse_time};
 use serde::Serialize;
@@ -165,21 +166,27 @@ impl<P: PortalSource, R: AdminApi> App<P, R> {
     }
 
     async fn sweep_inner(&self, deadline: Instant) -> SweepSummary {
-        let portal = match self.portal.admin_portal().await {
+        let mut portal = match self.portal.admin_portal().await {
             Ok(portal) => portal,
             Err(err) => {
                 tracing::error!(error = %err, "sweep: admin portal configuration unavailable");
                 return SweepSummary::stopped(SweepStop::ConfigurationUnavailable);
             }
         };
-        let Some(maintenance) = portal.maintenance_token() else {
+        if portal.maintenance_token().is_none() {
             tracing::info!("sweep skipped: the secret has no maintenance_token");
             return SweepSummary::stopped(SweepStop::NoMaintenanceToken);
-        };
+        }
+        // Each maintenance call is made once more with the secret read again if 3scale refuses
+        // the cached token, which a rotation may have replaced: `portal` is then the new one.
+        let api = &self.api;
         // On another tenant's admin portal every token is refused alike, so a dead token
         // there would read as already revoked: first prove the host with the maintenance
         // token's own listing.
-        match self.api.own_tokens(&portal, maintenance, None).await {
+        let proof = with_maintenance_token(&self.portal, &mut portal, |p| async move {
+            api.own_tokens(&p, maintenance_token(&p)?, None).await
+        });
+        match proof.await {
             Err(err @ (MaintenanceError::Refused | MaintenanceError::NotFound)) => {
                 tracing::error!(error = %err, "sweep: admin_url is not this tenant's admin portal, or the maintenance token is dead; nothing read or deleted");
                 return SweepSummary::stopped(SweepStop::NotTenantAdmin);
@@ -191,7 +198,10 @@ impl<P: PortalSource, R: AdminApi> App<P, R> {
             // Authenticated there: the listing below says what the token may do.
             _ => {}
         }
-        let listing = match self.api.webhook_failures(&portal, maintenance).await {
+        let listed = with_maintenance_token(&self.portal, &mut portal, |p| async move {
+            api.webhook_failures(&p, maintenance_token(&p)?).await
+        });
+        let listing = match listed.await {
             Ok(listing) => listing,
             Err(err) => {
                 tracing::error!(error = %err, "sweep: 3scale's failed deliveries could not be listed; nothing deleted");
@@ -227,7 +237,8 @@ impl<P: PortalSource, R: AdminApi> App<P, R> {
             };
             let outcome = match webhook::decode(failure.event.as_bytes()) {
                 Ok(event) => {
-                    decide_event(&self.settings, &portal, &self.api, &event, &mut audit).await
+                    let (settings, source) = (&self.settings, &self.portal);
+                    decide_event(settings, source, &portal, api, &event, &mut audit).await
                 }
                 Err(err) => Outcome::UnreadableBody(err),
             };
@@ -255,11 +266,11 @@ impl<P: PortalSource, R: AdminApi> App<P, R> {
 
         let safe_before = listed_at.saturating_sub(HOLD_BACK.as_secs());
         if let Some((count, time)) = deletable_prefix(failures, handled, safe_before) {
-            match self
-                .api
-                .delete_webhook_failures(&portal, maintenance, time)
-                .await
-            {
+            let deleted = with_maintenance_token(&self.portal, &mut portal, |p| async move {
+                api.delete_webhook_failures(&p, maintenance_token(&p)?, time)
+                    .await
+            });
+            match deleted.await {
                 Ok(()) => summary.deleted = count,
                 Err(err) => {
                     summary.delete_failed = true;

@@ -5,6 +5,8 @@
 
 pub mod certs;
 pub mod endpoint;
+#[cfg(feature = "secrets-manager")]
+pub mod moto;
 pub mod porta;
 #[allow(unused_imports)] // not every test crate needs the deployed webhook
 pub use endpoint::WebhookEndpoint;

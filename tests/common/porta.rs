@@ -147,6 +147,11 @@ impl Porta {
         self.control("POST", "faults", Some(json!([fault]))).await;
     }
 
+    /// Drops every queued fault: porta answers as itself again.
+    pub async fn clear_faults(&self) {
+        self.control("DELETE", "faults", None).await;
+    }
+
     /// Lets the requests held by a fault's `"gate": name` go on.
     pub async fn open_gate(&self, name: &str) {
         self.control("POST", "gates", Some(json!({"open": name})))
@@ -255,6 +260,7 @@ impl Porta {
         let url = format!("{}/__stand_in/{what}", self.url);
         let request = match method {
             "POST" => self.http.post(url),
+            "DELETE" => self.http.delete(url),
             _ => self.http.get(url),
         };
         let request = match body {

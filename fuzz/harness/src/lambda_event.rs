@@ -114,14 +114,20 @@ pub fn lambda_event(data: &[u8]) {
     let app = app(&vars, stub);
     let scheduled = payload.get("source").and_then(Value::as_str) == Some("aws.events")
         && payload.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event");
-    let response = RUNTIME
-        .with(|rt| {
-            rt.block_on(invocation::handle(
-                &app,
-                LambdaEvent::new(payload, Context::default()),
-            ))
-        })
-        .expect("an invocation never errs on input");
+    let rotation = invocation::is_rotation(&payload);
+    let response = RUNTIME.with(|rt| {
+        rt.block_on(invocation::handle(
+            &app,
+            LambdaEvent::new(payload, Context::default()),
+        ))
+    });
+    // Without a secret store a rotation event fails, Secrets Manager's way, touching nothing.
+    if rotation {
+        assert!(response.is_err(), "a rotation event without a store");
+        assert_eq!(calls.all(), 0, "a refused rotation called the admin API");
+        return;
+    }
+    let response = response.expect("an invocation never errs on input");
     check_response(&calls, scheduled, &response);
 }
 
