@@ -175,6 +175,22 @@ fn parse_if_xml(bytes: &[u8]) -> Option<Result<WebhookEvent, DecodeError>> {
 }
 
 fn form_xml_field(body: &[u8]) -> Option<Cow<'_, str>> {
+    // Cheap pre-check: base64 padding also has '=', and parsing such a body as a form decodes
+    // all of it (its '+' signs) only to find no xml field.
+    let ends_an_xml_key = |at: usize| {
+        let before = body.get(..at).unwrap_or_default();
+        [&b"xml"[..], b"xml]", b"xml%5D"].iter().any(|key| {
+            before
+                .len()
+                .checked_sub(key.len())
+                .and_then(|start| before.get(start..))
+                .is_some_and(|tail| tail.eq_ignore_ascii_case(key))
+        })
+    };
+    let mut equals = body.iter().enumerate().filter(|(_, b)| **b == b'=');
+    if !equals.any(|(at, _)| ends_an_xml_key(at)) {
+        return None;
+    }
     form_urlencoded::parse(body)
         .find(|(key, _)| FORM_XML_FIELDS.contains(&key.as_ref()))
         .map(|(_, value)| value)
