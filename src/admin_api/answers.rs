@@ -74,7 +74,7 @@ fn classify_forbidden(body: &[u8]) -> TokenAnswer {
 ///
 /// serde's derive alone is laxer: it also reads a struct from an array (`["Access denied"]`
 /// would be porta's verdict on a dead token), and from bytes it skips a field without
-/// checking that it is UTF-8. The fuzz target `answers` checks both (fuzz/src/lib.rs).
+/// checking that it is UTF-8. The fuzz target `answers` checks both (fuzz/harness/src/answers.rs).
 pub(crate) fn json_object<T: serde::de::DeserializeOwned>(body: &[u8]) -> Option<T> {
     let text = std::str::from_utf8(body).ok()?;
     let is_object = text
