@@ -1,5 +1,4 @@
-//! Decoding a realistic 3scale webhook; the target is at most 10 µs for a 2 KB body as raw
-//! XML or base64, 20 µs form-encoded (scripts/bench says why).
+//! Decoding a realistic 3scale webhook; the target is at most 10 µs for a 2 KB body.
 // A failed expectation in a test is a failed test, not a panic on the request path.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
