@@ -9,16 +9,19 @@ use crate::portal::{AdminPortal, PortalSource};
 use crate::refresh::{maintenance_token, with_maintenance_token};
 use crate::sensitive::AccessToken;
 use crate::settings::Settings;
+use crate::tenant::{self, TenantProof};
 use crate::webhook::WebhookEvent;
 use std::sync::Arc;
 
 /// Decides about one decoded event and revokes its token if it should; fills in `audit`.
-/// `source` is read again if 3scale refuses `portal`'s maintenance token.
+/// `source` is read again if 3scale refuses `portal`'s maintenance token. `tenant_proven`: a
+/// caller has already proven `admin_url` is this tenant's admin portal (the sweep does).
 pub async fn decide_event<P: PortalSource, R: AdminApi>(
     settings: &Settings,
     source: &P,
     portal: &Arc<AdminPortal>,
     api: &R,
+    tenant_proven: bool,
     event: &WebhookEvent,
     audit: &mut Audit,
 ) -> Outcome {
@@ -66,11 +69,37 @@ pub async fn decide_event<P: PortalSource, R: AdminApi>(
         }
     };
     audit.revocation = Some(revocation);
+    let outcome = match outcome {
+        Outcome::AlreadyRevoked if !tenant_proven => confirm_tenant(source, portal, api).await,
+        other => other,
+    };
     if settings.clear_token_field && matches!(outcome, Outcome::Revoked | Outcome::AlreadyRevoked) {
         audit.token_field_cleared =
             Some(clear_token_fields(settings, source, portal, api, event, &token).await);
     }
     outcome
+}
+
+/// "Already revoked" on porta's `Access denied` holds only on this tenant's admin portal: on
+/// another tenant's, a live token is refused alike. With a maintenance token, the host is
+/// proven first; a refusal there means the token may be alive.
+async fn confirm_tenant<P: PortalSource, R: AdminApi>(
+    source: &P,
+    portal: &Arc<AdminPortal>,
+    api: &R,
+) -> Outcome {
+    let mut portal = Arc::clone(portal);
+    match tenant::prove(source, &mut portal, api).await {
+        TenantProof::NoMaintenanceToken | TenantProof::Proven => Outcome::AlreadyRevoked,
+        TenantProof::Unreachable(why) => {
+            tracing::warn!(reason = %why, "the token was refused, but whether admin_url is this tenant's admin portal could not be checked");
+            Outcome::AdminApiUnavailable
+        }
+        refused @ (TenantProof::NotTenantAdmin(_) | TenantProof::Unexplained(_)) => {
+            tracing::warn!(reason = %refused.explanation(), "the token was refused, but admin_url refuses the maintenance token too: it may not be this tenant's admin portal, and the token may be alive");
+            Outcome::AdminApiRejected(refused.status())
+        }
+    }
 }
 
 /// Empties the token and id fields of the event's application, if it holds this token. A

@@ -1,12 +1,12 @@
 //! The HTTP edge: a webhook delivery (or 3scale's Ping) in, a decision, a JSON response out.
 
-use crate::admin_api::{AdminApi, MaintenanceError, Probe};
+use crate::admin_api::{AdminApi, Probe};
 use crate::app::App;
 use crate::audit::Audit;
 use crate::decision::decide_event;
 use crate::outcome::Outcome;
 use crate::portal::{AdminPortal, PortalSource};
-use crate::refresh::{maintenance_token, with_maintenance_token};
+use crate::tenant::{self, TenantProof};
 use crate::webhook::{self, MAX_BODY_BYTES};
 use lambda_http::http::{HeaderValue, Method, header};
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -71,11 +71,14 @@ impl<P: PortalSource, R: AdminApi> App<P, R> {
             Ok(event) => event,
             Err(err) => return Outcome::UnreadableBody(err),
         };
+        // Nothing has proven the host yet: an "already revoked" needs that first.
+        let proven = false;
         decide_event(
             &self.settings,
             &self.portal,
             &portal,
             &self.api,
+            proven,
             &event,
             audit,
         )
@@ -94,35 +97,14 @@ impl<P: PortalSource, R: AdminApi> App<P, R> {
             Probe::Unreachable(why) => return Outcome::PingUnreachable(why),
             Probe::TlsFailed(tls) => return Outcome::PingTlsFailed(tls),
         }
-        if portal.maintenance_token().is_none() {
-            return Outcome::Pong;
-        }
         // With the secret read again if 3scale refuses a token a rotation has replaced.
-        let api = &self.api;
         let mut portal = Arc::clone(portal);
-        let listed = with_maintenance_token(&self.portal, &mut portal, |p| async move {
-            api.own_tokens(&p, maintenance_token(&p)?, None).await
-        });
-        match listed.await {
-            // Authenticated here: this tenant's admin portal, whatever the token may do.
-            Ok(_)
-            | Err(
-                MaintenanceError::NotPermitted
-                | MaintenanceError::NotAllowed
-                | MaintenanceError::Unreadable(_),
-            ) => Outcome::Pong,
-            Err(MaintenanceError::Refused) => Outcome::PingNotTenantAdmin(
-                "it refuses the maintenance token (403 Access denied): admin_url is another \
-                 tenant's admin portal, or the maintenance token is revoked or expired"
-                    .to_owned(),
-            ),
-            Err(MaintenanceError::NotFound) => Outcome::PingNotTenantAdmin(
-                "it answers the maintenance token's listing with 404: admin_url is not an \
-                 admin portal (a developer portal, or another host of the installation)"
-                    .to_owned(),
-            ),
-            Err(MaintenanceError::Unavailable(why)) => Outcome::PingUnreachable(why),
-            Err(other) => Outcome::PingNotTenantAdmin(other.to_string()),
+        match tenant::prove(&self.portal, &mut portal, &self.api).await {
+            TenantProof::NoMaintenanceToken | TenantProof::Proven => Outcome::Pong,
+            TenantProof::Unreachable(why) => Outcome::PingUnreachable(why),
+            refused @ (TenantProof::NotTenantAdmin(_) | TenantProof::Unexplained(_)) => {
+                Outcome::PingNotTenantAdmin(refused.explanation())
+            }
         }
     }
 }

@@ -6,7 +6,7 @@
 // sweep, the rotation; `cli`, the door of the `revoker` binary, which the Lambda never calls), the App the
 // function's doors share, the decision, the records, the admin API, the configuration, then
 // the parts with no dependencies.
-// layers: cli invocation | http_edge sweep rotation | app | decision | metrics refresh | audit | outcome | admin_api | secrets_manager settings | portal | webhook sensitive tls
+// layers: cli invocation | http_edge sweep rotation | app | decision | metrics tenant | refresh | audit | outcome | admin_api | secrets_manager settings | portal | webhook sensitive tls
 pub mod admin_api;
 pub mod app;
 pub mod audit;
@@ -26,6 +26,7 @@ pub mod secrets_manager;
 pub mod sensitive;
 pub mod settings;
 pub mod sweep;
+pub mod tenant;
 pub mod tls;
 pub mod webhook;
 

@@ -157,3 +157,60 @@ async fn without_a_maintenance_token_a_wrong_host_reads_as_already_revoked_and_i
     );
     assert!(porta.is_alive(TOKEN).await);
 }
+
+#[tokio::test]
+async fn with_a_maintenance_token_already_revoked_is_said_only_on_this_tenants_portal() {
+    let porta = Porta::with_fixture_tokens().await;
+    porta.hosts("127.0.0.1", &["localhost"]).await;
+
+    // Another tenant's admin portal refuses the live token as if it were dead; the
+    // maintenance token is refused there too, so the answer is no "already revoked".
+    let (logs, guard) = Logs::capture();
+    let (status, body) = deliver(
+        &with_maintenance(&by_other_host(&porta)),
+        "apigw-http",
+        "application-created",
+    )
+    .await;
+    drop(guard);
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (502, Some("admin_api_rejected")),
+        "{body}"
+    );
+    assert!(porta.is_alive(TOKEN).await);
+    assert!(
+        logs.text()
+            .contains("may not be this tenant's admin portal")
+    );
+    assert_eq!(
+        logs.audit_lines()[0].get("token_alive"),
+        None,
+        "unknown, not dead"
+    );
+    logs.assert_free_of(&[TOKEN, LONG_LIVED, WEBHOOK_SECRET]);
+
+    // On this tenant's portal a dead token is already revoked, once the host is proven.
+    let app = with_maintenance(porta.url());
+    let (status, body) = deliver(&app, "apigw-http", "application-created").await;
+    assert_eq!((status, body), (200, json!({"outcome": "revoked"})));
+    let before = porta.requests().await.len();
+    let (status, body) = deliver(&app, "apigw-http", "application-created").await;
+    assert_eq!((status, body), (200, json!({"outcome": "already_revoked"})));
+    let asked: Vec<String> = porta.requests().await[before..]
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {}",
+                r["method"].as_str().unwrap(),
+                r["auth"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        asked,
+        ["GET basic", "GET basic"],
+        "the token's own listing (its value starts with a digit), refused; then the \
+         maintenance token's, answered"
+    );
+}

@@ -7,7 +7,7 @@
 
 mod deletion;
 
-use crate::admin_api::{AdminApi, MaintenanceError, WebhookFailure};
+use crate::admin_api::{AdminApi, WebhookFailure};
 use crate::app::App;
 use crate::audit::Audit;
 use crate::decision::decide_event;
@@ -15,6 +15,7 @@ use crate::metrics::SweepMetrics;
 use crate::outcome::Outcome;
 use crate::portal::PortalSource;
 use crate::refresh::{maintenance_token, with_maintenance_token};
+use crate::tenant::{self, TenantProof};
 use crate::webhook;
 pub use deletion::{deletable_prefix, parse_time};
 use serde::Serialize;
@@ -181,22 +182,19 @@ impl<P: PortalSource, R: AdminApi> App<P, R> {
         // the cached token, which a rotation may have replaced: `portal` is then the new one.
         let api = &self.api;
         // On another tenant's admin portal every token is refused alike, so a dead token
-        // there would read as already revoked: first prove the host with the maintenance
-        // token's own listing.
-        let proof = with_maintenance_token(&self.portal, &mut portal, |p| async move {
-            api.own_tokens(&p, maintenance_token(&p)?, None).await
-        });
-        match proof.await {
-            Err(err @ (MaintenanceError::Refused | MaintenanceError::NotFound)) => {
+        // there would read as already revoked: first prove the host.
+        match tenant::prove(&self.portal, &mut portal, api).await {
+            TenantProof::NotTenantAdmin(err) => {
                 tracing::error!(error = %err, "sweep: admin_url is not this tenant's admin portal, or the maintenance token is dead; nothing read or deleted");
                 return SweepSummary::stopped(SweepStop::NotTenantAdmin);
             }
-            Err(MaintenanceError::Unavailable(why)) => {
+            TenantProof::Unreachable(why) => {
                 tracing::error!(error = %why, "sweep: the admin portal did not answer; nothing read or deleted");
                 return SweepSummary::stopped(SweepStop::ListingFailed);
             }
-            // Authenticated there: the listing below says what the token may do.
-            _ => {}
+            // Authenticated there, or an answer the listing below will judge.
+            TenantProof::Proven | TenantProof::Unexplained(_) | TenantProof::NoMaintenanceToken => {
+            }
         }
         let listed = with_maintenance_token(&self.portal, &mut portal, |p| async move {
             api.webhook_failures(&p, maintenance_token(&p)?).await
@@ -238,7 +236,7 @@ impl<P: PortalSource, R: AdminApi> App<P, R> {
             let outcome = match webhook::decode(failure.event.as_bytes()) {
                 Ok(event) => {
                     let (settings, source) = (&self.settings, &self.portal);
-                    decide_event(settings, source, &portal, api, &event, &mut audit).await
+                    decide_event(settings, source, &portal, api, true, &event, &mut audit).await
                 }
                 Err(err) => Outcome::UnreadableBody(err),
             };
