@@ -70,7 +70,7 @@ impl SecretsManagerPortal {
         let output = tokio::time::timeout(SECRETS_MANAGER_BOUND.total, call)
             .await
             .map_err(|_| SourceError::TimedOut)?
-            .map_err(source_error)?;
+            .map_err(|err| source_error(&err))?;
         let json = output
             .secret_string()
             .ok_or_else(|| SourceError::BadSecret("the secret has no SecretString".to_owned()))?;
@@ -113,10 +113,11 @@ impl SecretsManagerPortal {
 }
 
 /// An SDK error as a [`SourceError`]: its kind, and the service's error code if it answered.
-fn source_error<E: aws_sdk_secretsmanager::error::ProvideErrorMetadata, R>(
-    err: SdkError<E, R>,
+/// The rotation's secret store reads its failures the same way.
+pub(crate) fn source_error<E: aws_sdk_secretsmanager::error::ProvideErrorMetadata, R>(
+    err: &SdkError<E, R>,
 ) -> SourceError {
-    match &err {
+    match err {
         SdkError::TimeoutError(_) => SourceError::TimedOut,
         SdkError::DispatchFailure(failure) if failure.is_timeout() => SourceError::TimedOut,
         SdkError::DispatchFailure(failure) if failure.is_io() => {

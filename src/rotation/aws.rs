@@ -4,6 +4,8 @@ use super::event::RotationToken;
 use super::store::{
     AWSCURRENT, AWSPENDING, SecretDescription, SecretStore, SecretText, StoreError, Version,
 };
+use crate::portal::SourceError;
+use crate::secrets_manager::source_error;
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
 
@@ -20,16 +22,17 @@ impl SecretsManagerStore {
     }
 }
 
-/// The error code, or what kept the call from getting one; never the message, which may
-/// quote the request.
+/// The service's error code, or what kept the call from getting one (as the configuration
+/// read says it); never the message, which may quote the request.
 fn failure<E: ProvideErrorMetadata, R>(
     operation: &'static str,
     err: &SdkError<E, R>,
 ) -> StoreError {
-    let code = match err {
-        SdkError::TimeoutError(_) => "timed out".to_owned(),
-        SdkError::DispatchFailure(_) => "could not connect".to_owned(),
-        _ => err.code().unwrap_or("no error code").to_owned(),
+    let code = match source_error(err) {
+        SourceError::Unavailable(code) => code,
+        SourceError::TimedOut => "timed out".to_owned(),
+        SourceError::Unreachable(why) => why.to_owned(),
+        SourceError::BadSecret(why) => why,
     };
     StoreError { operation, code }
 }
