@@ -33,6 +33,9 @@ import threading
 import time
 import urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from function_env import function_env  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NEXT = "/2018-06-01/runtime/invocation/next"
 SECRET = "local-webhook-secret"  # the events/ fixtures' ?secret=
@@ -157,22 +160,12 @@ def main() -> int:
         threading.Thread(target=server.serve_forever, daemon=True).start()
         with open(os.path.join(ROOT, "events/apigw-http/application-created.json"), encoding="utf-8") as f:
             fixture = f.read()
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": work,
-            "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{server.server_address[1]}",
-            "AWS_LAMBDA_FUNCTION_NAME": "access-token-revoker",
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
-            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-            "AWS_LAMBDA_LOG_FORMAT": "JSON",
-            "AWS_REGION": "us-east-1",
-            "AWS_ACCESS_KEY_ID": "test",
-            "AWS_SECRET_ACCESS_KEY": "test",
-            "AWS_CONFIG_FILE": os.path.join(work, "config"),
-            "AWS_SHARED_CREDENTIALS_FILE": os.path.join(work, "credentials"),
-            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{moto_port}",
-            "THREESCALE_SECRET_ID": "threescale/bench",
-        }
+        env = function_env(
+            f"127.0.0.1:{server.server_address[1]}",
+            work,
+            AWS_ENDPOINT_URL=f"http://127.0.0.1:{moto_port}",
+            THREESCALE_SECRET_ID="threescale/bench",
+        )
 
         inits, firsts, warms = [], [], []
         next_id = 1000

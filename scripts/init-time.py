@@ -9,8 +9,10 @@ Usage: scripts/init-time.py [--runs N] [--label TEXT] COMMAND...
 
 The function runs as in production, with THREESCALE_SECRET_ID set: it builds its HTTP
 clients and the AWS SDK configuration, and reads the secret once during init; here
-AWS_ENDPOINT_URL points at a closed loopback port, so that read is refused at once, without
-retries, and init goes on as it does when Secrets Manager is unreachable. Each run
+AWS_ENDPOINT_URL points at a closed loopback port, so that read is refused (twice: the
+client's bounded retry, tls::SECRETS_MANAGER_BOUND, with its backoff), and init goes on as it
+does when Secrets Manager is unreachable. scripts/first-delivery.py measures init with a secret
+that is read. Each run
 is a fresh process, stopped once it asks for its first event. Prints one line with the median,
 min and max; it measures only and never fails on a time.
 """
@@ -24,6 +26,9 @@ import sys
 import tempfile
 import threading
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from function_env import function_env  # noqa: E402
 
 NEXT = "/2018-06-01/runtime/invocation/next"
 
@@ -61,24 +66,12 @@ def main() -> int:
     threading.Thread(target=server.serve_forever, daemon=True).start()
 
     empty = tempfile.mkdtemp(prefix="init-time-")
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": empty,
-        "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{server.server_address[1]}",
-        "AWS_LAMBDA_FUNCTION_NAME": "access-token-revoker",
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
-        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-        "AWS_LAMBDA_LOG_FORMAT": "JSON",
-        "AWS_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_SESSION_TOKEN": "test",
-        "AWS_CONFIG_FILE": os.path.join(empty, "config"),
-        "AWS_SHARED_CREDENTIALS_FILE": os.path.join(empty, "credentials"),
-        "THREESCALE_SECRET_ID": "threescale/admin",
-        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
-        "AWS_MAX_ATTEMPTS": "1",
-    }
+    env = function_env(
+        f"127.0.0.1:{server.server_address[1]}",
+        empty,
+        THREESCALE_SECRET_ID="threescale/admin",
+        AWS_ENDPOINT_URL="http://127.0.0.1:9",
+    )
 
     times_ms = []
     try:
